@@ -1,0 +1,153 @@
+"""The command line's frame: the group, global options, error handling, entry point.
+
+Commands live beside this module, one module per area (`records.py`,
+`sync.py`…); `villagebook.cli` imports them all so they register on `cli`.
+
+Exit codes: 0 success; 1 an input was rejected (one clear line on stderr, in the
+user's language, nothing changed); 2 usage error; 3 an unexpected internal
+error (details in the home's error.log, never a traceback on the terminal).
+Heavy modules are imported inside commands so `--help` and the app start fast.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+from villagebook.i18n import _, detect_language, set_language
+
+if TYPE_CHECKING:
+    from villagebook.store.node import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_REJECTED = 1
+EXIT_INTERNAL = 3
+_crash_home: Path | None = None
+
+
+class Context:
+    """What every command needs: where the home is."""
+
+    def __init__(self, home: Path, lang: str | None) -> None:
+        self.home = home
+        self.lang = lang
+
+    def open(self, *, initialised: bool = True) -> Store:
+        """Open the home's store; exit 1 with a hint if `init` has not run."""
+        from villagebook.store.node import Store
+
+        store = Store(self.home)
+        if initialised and not store.initialised:
+            store.close()
+            fail(_("This home ({home}) is not set up yet; run: villagebook init --help")
+                 .format(home=self.home))
+        return store
+
+
+def fail(message: str) -> NoReturn:
+    """Print one line on stderr and exit 1 (input rejected, nothing changed)."""
+    click.echo(message, err=True)
+    sys.exit(EXIT_REJECTED)
+
+
+@contextmanager
+def user_errors(entity: str | None = None) -> Iterator[None]:
+    """Turn every refusal we know into one translated line and exit 1."""
+    from villagebook.domain.clock import ClockDriftError
+    from villagebook.domain.validation import ValidationError
+    from villagebook.services.errors import Refused
+    from villagebook.services.messages import describe
+    from villagebook.store.migrations import FutureSchemaError
+
+    try:
+        yield
+    except (Refused, ValidationError) as error:
+        fail(describe(error, entity))
+    except FutureSchemaError:
+        fail(_("This home was written by a newer VillageBook; please upgrade"))
+    except ClockDriftError as error:
+        fail(_("A timestamp lies {days:.0f} days in the future; check this laptop's clock")
+             .format(days=error.ahead_days))
+    except sqlite3.OperationalError as error:
+        if "full" in str(error).lower():
+            fail(_("The disk is full; nothing was saved. Free some space and try again"))
+        if "locked" in str(error).lower() or "busy" in str(error).lower():
+            fail(_("The database is busy in another program; try again in a moment"))
+        raise
+    except sqlite3.DatabaseError:
+        fail(_("The database file is damaged or not a VillageBook database"))
+    except OSError as error:
+        fail(_("Cannot use {path}: {reason}").format(
+            path=error.filename or "", reason=error.strerror or error))
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder holding this node's database and keys "
+                   "(default: $VILLAGEBOOK_HOME, else the user data folder).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+              help="Language of messages (default: the system locale).")
+@click.version_option(package_name="villagebook")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None, lang: str | None) -> None:
+    """VillageBook: innovation cases and problem ledgers for grassroots offices.
+
+    With no command, opens the terminal app.
+    """
+    from villagebook.store.home import resolve_home
+
+    set_language(lang or detect_language())
+    global _crash_home
+    ctx.obj = Context(resolve_home(home), lang)
+    _crash_home = ctx.obj.home
+    if ctx.invoked_subcommand is None:
+        from villagebook.screens.app import run_app
+
+        run_app(ctx.obj.home, lang)
+
+
+def main() -> None:
+    """Entry point: run the CLI; an unexpected error becomes one line plus a log file."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.Abort:
+        click.echo(_("Aborted"), err=True)
+        sys.exit(EXIT_REJECTED)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo(_("Interrupted; nothing half-written was kept"), err=True)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception:
+        _report_crash()
+
+
+def _report_crash() -> NoReturn:
+    from villagebook.store.home import resolve_home
+
+    log = (_crash_home or resolve_home(None)) / "error.log"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a", encoding="utf-8") as handle:
+            handle.write(traceback.format_exc() + "\n")
+        where = str(log)
+    except OSError:
+        where = "-"
+    click.echo(_("Unexpected internal error; details were written to {path}").format(path=where),
+               err=True)
+    sys.exit(EXIT_INTERNAL)

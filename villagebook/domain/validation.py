@@ -1,0 +1,231 @@
+"""Validation and parsing of field values: the one place the CLI, the importer,
+the sync layer and the screens ask "is this value acceptable?".
+
+Values arrive as typed Python objects (from forms) or as strings (from a
+spreadsheet cell or `set FIELD=VALUE`). Both are parsed to the stored form:
+text stripped, dates as ISO `YYYY-MM-DD`, choices as their stable codes, lists
+as lists. Errors carry an English msgid and parameters, translated only when
+shown, so a sentence is never built from fragments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from dataclasses import field as default
+from typing import Any
+
+from villagebook.domain.enums import Choice
+from villagebook.domain.fields import Entity, Field, Kind
+
+_LIST_SEPARATORS = re.compile(r"[,，、;；/\n]+")
+_DATE_PATTERNS = (
+    re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
+    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+)
+_TRUE_WORDS = {"1", "true", "yes", "y", "是", "有", "√", "✓", "申请"}
+_FALSE_WORDS = {"0", "false", "no", "n", "否", "无", "×", "✗", "不申请"}
+UNIT_CODE = re.compile(r"^\d{12}$")
+MIN_YEAR, MAX_YEAR = 1949, 2100
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """Why one field's value was refused. `message` is an English msgid."""
+
+    field: str
+    message: str
+    params: Mapping[str, Any] = default(default_factory=dict)
+
+
+class ValidationError(Exception):
+    """A record failed validation; `errors` lists every problem, not just the first."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+        self.errors = errors
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.params = params
+
+
+def parse_date(raw: object) -> str:
+    """Parse a date from a date object or a common Chinese/ISO spelling to `YYYY-MM-DD`."""
+    if isinstance(raw, dt.datetime):
+        value = raw.date()
+    elif isinstance(raw, dt.date):
+        value = raw
+    else:
+        text = str(raw).strip()
+        for pattern in _DATE_PATTERNS:
+            match = pattern.match(text)
+            if match:
+                try:
+                    value = dt.date(*(int(part) for part in match.groups()))
+                except ValueError:
+                    raise _Refused("{value} is not a real date", value=text) from None
+                break
+        else:
+            raise _Refused("{value} is not a date (use 2021-02-20)", value=text)
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise _Refused("{value} is outside the years {low}–{high}", value=value.isoformat(),
+                       low=MIN_YEAR, high=MAX_YEAR)
+    return value.isoformat()
+
+
+def _choice_lookup(choices: type[Choice]) -> dict[str, str]:
+    # Accept the code, the English label and the Chinese label, whatever the UI language.
+    from villagebook.i18n import translate
+
+    lookup: dict[str, str] = {}
+    for member in choices:
+        for spelling in (member.value, member.label, translate(member.label, "zh")):
+            lookup[spelling.strip().casefold()] = member.value
+    return lookup
+
+
+def _parse_choice(spec: Field, raw: object) -> str:
+    assert spec.choices is not None
+    text = str(raw.value if isinstance(raw, Choice) else raw).strip()
+    code = _choice_lookup(spec.choices).get(text.casefold())
+    if code is None:
+        raise _Refused("{value} is not one of: {allowed}", value=text,
+                       allowed=", ".join(spec.choices.codes()))
+    return code
+
+
+def _split_list(raw: object) -> list[str]:
+    if isinstance(raw, str):
+        return [part.strip() for part in _LIST_SEPARATORS.split(raw) if part.strip()]
+    if isinstance(raw, Iterable):
+        return [str(part).strip() for part in raw if str(part).strip()]
+    raise _Refused("{value} is not a list", value=str(raw))
+
+
+def _parse_ref(raw: object) -> str:
+    text = str(raw).strip().lower()
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise _Refused("{value} is not a record id", value=str(raw)) from None
+
+
+def _parse_bool(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().casefold()
+    if text in _TRUE_WORDS:
+        return True
+    if text in _FALSE_WORDS:
+        return False
+    raise _Refused("{value} is not yes or no", value=str(raw))
+
+
+def _parse_int(spec: Field, raw: object) -> int:
+    if isinstance(raw, bool):
+        raise _Refused("{value} is not a whole number", value=str(raw))
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise _Refused("{value} is not a whole number", value=str(raw)) from None
+    low = spec.minimum if spec.minimum is not None else value
+    high = spec.maximum if spec.maximum is not None else value
+    if not low <= value <= high:
+        raise _Refused("{value} is outside {low}–{high}", value=value, low=low, high=high)
+    return value
+
+
+def _parse_text(spec: Field, raw: object) -> str:
+    text = str(raw).strip()
+    if spec.max_length is not None and len(text) > spec.max_length:
+        raise _Refused("is {length} characters long; at most {limit} are allowed",
+                       length=len(text), limit=spec.max_length)
+    return text
+
+
+def _is_empty(raw: object) -> bool:
+    if raw is None:
+        return True
+    if isinstance(raw, str):
+        return not raw.strip()
+    if isinstance(raw, list | tuple | set | frozenset):
+        return not raw
+    return False
+
+
+def parse_value(spec: Field, raw: object) -> Any:
+    """Parse one raw value to its stored form; `None` for empty. Raises ValidationError."""
+    try:
+        return _parse(spec, raw)
+    except _Refused as refused:
+        raise ValidationError([FieldError(spec.name, refused.message, refused.params)]) from None
+
+
+def _parse(spec: Field, raw: object) -> Any:
+    if _is_empty(raw):
+        return [] if spec.is_list else None
+    if spec.kind in (Kind.TEXT, Kind.LONGTEXT):
+        return _parse_text(spec, raw)
+    if spec.kind is Kind.DATE:
+        return parse_date(raw)
+    if spec.kind is Kind.CHOICE:
+        return _parse_choice(spec, raw)
+    if spec.kind is Kind.CHOICES:
+        codes = {_parse_choice(spec, part) for part in _split_list(raw)}
+        assert spec.choices is not None
+        return [code for code in spec.choices.codes() if code in codes]
+    if spec.kind is Kind.BOOL:
+        return _parse_bool(raw)
+    if spec.kind is Kind.INT:
+        return _parse_int(spec, raw)
+    if spec.kind is Kind.REF:
+        return _parse_ref(raw)
+    if spec.kind is Kind.REFS:
+        return sorted({_parse_ref(part) for part in _split_list(raw)})
+    raise AssertionError(spec.kind)
+
+
+def validate(entity: Entity, data: Mapping[str, object], *, creating: bool) -> dict[str, Any]:
+    """Parse every field in `data`; check required fields (all of them when creating).
+
+    Returns the parsed values; raises ValidationError listing every bad field.
+    Unknown field names are errors too, so a typo in `set titel=…` is caught.
+    """
+    errors: list[FieldError] = []
+    parsed: dict[str, Any] = {}
+    known = set(entity.field_names)
+    for name in data:
+        if name not in known:
+            errors.append(FieldError(name, "no such field (known fields: {known})",
+                                     {"known": ", ".join(entity.field_names)}))
+    for spec in entity.fields:
+        if spec.name not in data:
+            if creating and spec.required:
+                errors.append(FieldError(spec.name, "is required"))
+            continue
+        try:
+            value = _parse(spec, data[spec.name])
+        except _Refused as refused:
+            errors.append(FieldError(spec.name, refused.message, refused.params))
+            continue
+        if spec.required and _is_empty(value):
+            errors.append(FieldError(spec.name, "is required"))
+            continue
+        if spec.name == "unit_code" and value is not None and not UNIT_CODE.match(value):
+            errors.append(FieldError(spec.name, "{value} is not a 12-digit unit code",
+                                     {"value": value}))
+            continue
+        parsed[spec.name] = value
+    if errors:
+        raise ValidationError(errors)
+    return parsed

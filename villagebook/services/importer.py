@@ -1,0 +1,201 @@
+"""Importing ledgers from spreadsheets (.xlsx from Excel/WPS, or .csv).
+
+Headers may be Chinese or English (案例名称 / title / Case title …); columns we
+do not know (序号 and the like) are skipped and reported. Every row is checked
+before anything is written; one bad row means nothing is imported, and every
+bad row is reported with its row number as the spreadsheet shows it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from villagebook.domain.fields import CASE, PROBLEM, Entity
+from villagebook.domain.validation import FieldError, ValidationError, validate
+from villagebook.i18n import translate
+from villagebook.services.errors import Refused
+from villagebook.services.records import bulk_create, new_id
+from villagebook.store.node import Store
+
+MAX_ROWS = 200_000
+_HEADER_NOISE = re.compile(r"[\s*＊:：]|[（(]必填[)）]|[（(]选填[)）]")
+_CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One bad row: its number in the spreadsheet and what is wrong."""
+
+    row: int
+    errors: tuple[FieldError, ...]
+
+
+class ImportRejected(Refused):
+    """The file had bad rows; nothing was imported."""
+
+    def __init__(self, entity: str, problems: list[RowProblem]) -> None:
+        super().__init__("{count} rows are invalid; nothing was imported", count=len(problems))
+        self.entity = entity
+        self.problems = problems
+
+
+@dataclass
+class ImportSummary:
+    """What an import did."""
+
+    kind: str
+    imported: int
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+def _normalise_header(header: object) -> str:
+    return _HEADER_NOISE.sub("", str(header or "")).casefold()
+
+
+def header_map(entity: Entity) -> dict[str, str]:
+    """Every accepted spelling of every column header → field name."""
+    spellings: dict[str, str] = {}
+    for spec in entity.fields:
+        for spelling in (spec.name, spec.label, translate(spec.label, "zh"), *spec.headers):
+            spellings[_normalise_header(spelling)] = spec.name
+    return spellings
+
+
+def _read_csv(path: Path) -> list[list[Any]]:
+    raw = path.read_bytes()
+    for encoding in _CSV_ENCODINGS:
+        try:
+            content = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise Refused("{file} is neither UTF-8 nor GB18030 text", file=path.name)
+    try:
+        dialect: Any = csv.Sniffer().sniff(content[:4096], delimiters=",\t;")
+    except csv.Error:
+        dialect = csv.excel
+    return [list(row) for row in csv.reader(io.StringIO(content), dialect)]
+
+
+def _read_xlsx(path: Path) -> list[list[Any]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many types for a damaged file
+        raise Refused("{file} is not a readable .xlsx file ({reason})", file=path.name,
+                      reason=type(error).__name__) from None
+    try:
+        sheet = book.worksheets[0]
+        return [list(row) for row in sheet.iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
+def read_rows(path: Path) -> list[list[Any]]:
+    """All rows of the first sheet (.xlsx) or of the file (.csv), as cell values."""
+    if not path.is_file():
+        raise Refused("{file} does not exist", file=str(path))
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _read_csv(path)
+    if suffix == ".xlsx":
+        return _read_xlsx(path)
+    raise Refused("Only .xlsx and .csv files can be imported, not {file}", file=path.name)
+
+
+def _numbered(rows: Sequence[Sequence[Any]]) -> Iterator[tuple[int, list[Any]]]:
+    for number, row in enumerate(rows, start=1):
+        if any(cell not in (None, "") and str(cell).strip() for cell in row):
+            yield number, list(row)
+
+
+def _pick_entity(headers: Sequence[Any], kind: str | None) -> Entity:
+    if kind is not None:
+        return {"case": CASE, "problem": PROBLEM}[kind]
+    scores = {}
+    for entity in (CASE, PROBLEM):
+        known = header_map(entity)
+        scores[entity.name] = sum(1 for h in headers if _normalise_header(h) in known)
+    if scores["case"] == scores["problem"]:
+        raise Refused("Cannot tell whether this file holds cases or problems; add --kind")
+    return CASE if scores["case"] > scores["problem"] else PROBLEM
+
+
+def _columns(entity: Entity, headers: Sequence[Any]) -> tuple[dict[int, str], list[str]]:
+    known = header_map(entity)
+    columns: dict[int, str] = {}
+    ignored: list[str] = []
+    for index, header in enumerate(headers):
+        name = known.get(_normalise_header(header))
+        if name is None or name in columns.values():
+            if str(header or "").strip():
+                ignored.append(str(header).strip())
+            continue
+        columns[index] = name
+    return columns, ignored
+
+
+def import_file(store: Store, path: Path, kind: str | None = None) -> ImportSummary:
+    """Import every row of `path` as cases or problems of this node's unit, or none."""
+    numbered = list(_numbered(read_rows(path)))
+    if not numbered:
+        raise Refused("{file} has no rows", file=path.name)
+    if len(numbered) > MAX_ROWS:
+        raise Refused("{file} has more than {limit} rows; split it", file=path.name,
+                      limit=MAX_ROWS)
+    header_number, headers = numbered[0]
+    entity = _pick_entity(headers, kind)
+    columns, ignored = _columns(entity, headers)
+    missing = [spec.name for spec in entity.fields
+               if spec.required and spec.name not in columns.values() and spec.name != "unit_code"]
+    if missing:
+        labels = ", ".join(translate(entity.field(name).label, "zh") for name in missing)
+        raise Refused("The header row (row {row}) lacks required columns: {columns}",
+                      row=header_number, columns=labels)
+    items, problems = _validated_rows(store, entity, columns, numbered[1:])
+    if problems:
+        raise ImportRejected(entity.name, problems)
+    imported = bulk_create(store, entity.name, items)
+    return ImportSummary(entity.name, imported, ignored)
+
+
+def _validated_rows(
+    store: Store, entity: Entity, columns: dict[int, str],
+    rows: Sequence[tuple[int, list[Any]]],
+) -> tuple[list[tuple[str, str, dict[str, Any]]], list[RowProblem]]:
+    unit = store.node.unit_code
+    items: list[tuple[str, str, dict[str, Any]]] = []
+    problems: list[RowProblem] = []
+    for number, row in rows:
+        data: dict[str, Any] = {name: row[index] if index < len(row) else None
+                                for index, name in columns.items()}
+        data = {name: value for name, value in data.items() if value not in (None, "")}
+        data.setdefault("unit_code", unit)
+        if entity is CASE:
+            data.setdefault("status", "draft")
+        else:
+            data.setdefault("status", "open")
+        errors: list[FieldError] = []
+        try:
+            parsed = validate(entity, data, creating=True)
+        except ValidationError as error:
+            errors.extend(error.errors)
+            parsed = {}
+        if parsed and parsed.get("unit_code") != unit:
+            errors.append(FieldError("unit_code", "is {value}, but this node keeps unit {unit}",
+                                     {"value": parsed.get("unit_code"), "unit": unit}))
+        if parsed and entity is CASE and parsed.get("status") != "draft":
+            errors.append(FieldError("status", "imported cases start as drafts"))
+        if errors:
+            problems.append(RowProblem(number, tuple(errors)))
+        else:
+            items.append((new_id(store), unit, data))
+    return items, problems

@@ -1,0 +1,60 @@
+"""Turning refusals into sentences for people, and user data into safe text.
+
+Shared by the command line and the screens, so both say the same thing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from villagebook.domain.enums import Choice
+from villagebook.domain.fields import ENTITIES
+from villagebook.domain.validation import FieldError, ValidationError
+from villagebook.i18n import _
+from villagebook.services.errors import Refused
+
+# C0 and C1 controls (but TAB), DEL, and bidi overrides that could reorder a line.
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe_text(text: object) -> str:
+    """User data made harmless for a terminal: control characters shown as `\\xNN`.
+
+    Keeps escape sequences in stored data from reaching the terminal, where they
+    could move the cursor, change colours or forge a hyperlink.
+    """
+    return _UNSAFE.sub(lambda match: f"\\x{ord(match.group()):02x}", str(text))
+
+
+def _localise_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _(value.label) if isinstance(value, Choice) else value
+            for key, value in params.items()}
+
+
+def field_label(entity_name: str | None, field_name: str) -> str:
+    """The translated label of a field, or the raw name for unknown fields."""
+    entity = ENTITIES.get(entity_name or "")
+    if entity is not None:
+        try:
+            return _(entity.field(field_name).label)
+        except KeyError:
+            pass
+    return field_name
+
+
+def describe_field_error(error: FieldError, entity_name: str | None = None) -> str:
+    """One validation problem as a sentence: "案例名称：不能为空"."""
+    message = _(error.message).format(**_localise_params(error.params))
+    return _("{field}: {problem}").format(field=field_label(entity_name, error.field),
+                                          problem=message)
+
+
+def describe(error: BaseException, entity_name: str | None = None) -> str:
+    """A refusal or validation failure as one line in the user's language."""
+    if isinstance(error, ValidationError):
+        return "; ".join(describe_field_error(e, entity_name) for e in error.errors)
+    if isinstance(error, Refused):
+        return _(error.message).format(**_localise_params(error.params))
+    return str(error)

@@ -1,0 +1,53 @@
+"""Opening a node's SQLite database with the settings that keep data safe.
+
+- WAL journal: readers never block the writer (the UI reads while a merge writes).
+- `synchronous=FULL`: in WAL mode, NORMAL may lose the last transactions on a
+  power cut; FULL makes a committed record survive one.
+- a busy timeout, so a second process (a script beside the app) waits instead of failing.
+- foreign keys on, for the local tables that use them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from villagebook.store.migrations import migrate
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def connect(path: Path | str, *, upgrade: bool = True) -> sqlite3.Connection:
+    """Open (creating if needed) the database at `path`, migrated to the current schema.
+
+    The connection is in autocommit mode: all writes go through `transaction()`.
+    """
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    if upgrade:
+        migrate(conn)
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One atomic write: BEGIN IMMEDIATE … COMMIT, rolled back on any exception.
+
+    Nested use joins the outer transaction, so a service can call another
+    service and still commit once.
+    """
+    if conn.in_transaction:
+        yield conn
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,169 @@
+"""The schema, declared as SQLModel tables.
+
+These classes are the documented shape of a node's database. Migrations
+(`villagebook.store.migrations`) are frozen SQL steps; a test checks that the
+database they build has exactly these tables and columns, so the two cannot
+drift apart. Hot paths read and write through plain `sqlite3` (importing
+SQLAlchemy costs half a second of start-up on an old laptop), so nothing at run
+time imports this module except tools and tests.
+
+Projection tables (`unit` … `score`) hold the current state, recomputed from
+the change records; their columns mirror `villagebook.domain.fields`. They have
+no foreign keys on purpose: records from different bundles may arrive in any
+order, and a follow-up can legitimately arrive before its problem.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Index
+from sqlmodel import Field, SQLModel
+
+
+class Node(SQLModel, table=True):
+    """This laptop's identity: exactly one row (id = 1)."""
+
+    id: int = Field(primary_key=True)
+    device_id: str
+    unit_code: str
+    role: str
+    hlc: int = 0
+    created_at: str
+
+
+class Setting(SQLModel, table=True):
+    """Local settings (language, last export…), never synced; values are JSON."""
+
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class Change(SQLModel, table=True):
+    """One field-level change record: the unit of sync.
+
+    `seq` is this node's local arrival order (for export), not part of the record.
+    `replaces` is a JSON list of the change ids of the same field that the writer
+    had seen as current; an empty list on a record's first value.
+    """
+
+    __table_args__ = (Index("ix_change_record", "entity", "record_id", "field"),)
+    seq: int | None = Field(default=None, primary_key=True)
+    change_id: str = Field(unique=True)
+    entity: str
+    record_id: str
+    field: str
+    value: str
+    hlc: int
+    device_id: str
+    unit: str
+    replaces: str
+
+
+class ChangeReplaces(SQLModel, table=True):
+    """The `replaces` links, indexed by the replaced change."""
+
+    __tablename__ = "change_replaces"
+    replaced_id: str = Field(primary_key=True)
+    change_id: str = Field(primary_key=True)
+
+
+class FieldHead(SQLModel, table=True):
+    """Changes that no known change replaces: a field's current value(s).
+
+    Two or more heads for one field are a true conflict, waiting for a person.
+    """
+
+    __tablename__ = "field_head"
+    entity: str = Field(primary_key=True)
+    record_id: str = Field(primary_key=True)
+    field: str = Field(primary_key=True)
+    change_id: str = Field(primary_key=True)
+
+
+class Unit(SQLModel, table=True):
+    """An innovation unit, township or district."""
+
+    code: str = Field(primary_key=True)
+    name: str | None = None
+    kind: str | None = None
+    parent_code: str | None = Field(default=None, index=True)
+    updated_hlc: int = 0
+
+
+class InnovationCase(SQLModel, table=True):
+    """创新案例. List fields are JSON arrays of codes or ids."""
+
+    __tablename__ = "innovation_case"
+    id: str = Field(primary_key=True)
+    unit_code: str | None = Field(default=None, index=True)
+    title: str | None = None
+    lead_person: str | None = None
+    contact: str | None = None
+    start_date: str | None = None
+    direction: str | None = None
+    aspects: str | None = None
+    problem_addressed: str | None = None
+    linked_problem_ids: str | None = None
+    measures: str | None = None
+    results: str | None = None
+    public_recognition: str | None = None
+    principles: str | None = None
+    fault_tolerance: bool | None = None
+    fault_tolerance_reason: str | None = None
+    status: str | None = Field(default=None, index=True)
+    origin_case_id: str | None = None
+    updated_hlc: int = 0
+
+
+class Problem(SQLModel, table=True):
+    """问题台账 entry."""
+
+    id: str = Field(primary_key=True)
+    unit_code: str | None = Field(default=None, index=True)
+    title: str | None = None
+    description: str | None = None
+    category: str | None = None
+    source: str | None = None
+    reported_date: str | None = None
+    reporter: str | None = None
+    urgency: str | None = None
+    responsible_person: str | None = None
+    deadline: str | None = Field(default=None, index=True)
+    status: str | None = Field(default=None, index=True)
+    resolution: str | None = None
+    solved_by_case_id: str | None = None
+    updated_hlc: int = 0
+
+
+class FollowUp(SQLModel, table=True):
+    """进展记录: one dated, signed entry of a problem's timeline."""
+
+    id: str = Field(primary_key=True)
+    problem_id: str | None = Field(default=None, index=True)
+    date: str | None = None
+    author: str | None = None
+    text: str | None = None
+    updated_hlc: int = 0
+
+
+class Review(SQLModel, table=True):
+    """A township's decision on a submitted case."""
+
+    id: str = Field(primary_key=True)
+    case_id: str | None = Field(default=None, index=True)
+    decision: str | None = None
+    comment: str | None = None
+    reviewer: str | None = None
+    date: str | None = None
+    updated_hlc: int = 0
+
+
+class Score(SQLModel, table=True):
+    """A district expert's score of a case."""
+
+    id: str = Field(primary_key=True)
+    case_id: str | None = Field(default=None, index=True)
+    expert: str | None = None
+    score: int | None = None
+    comment: str | None = None
+    date: str | None = None
+    updated_hlc: int = 0

@@ -1,0 +1,154 @@
+"""A node's store: its database connection, its identity and its clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from villagebook.domain.clock import HybridClock
+from villagebook.domain.enums import Role
+from villagebook.store import db
+from villagebook.store.home import database_path
+
+#: Tests and demos may pin the wall clock (ISO 8601) to play a laptop whose clock is wrong.
+NOW_ENV = "VILLAGEBOOK_NOW"
+
+
+def system_now() -> dt.datetime:
+    """The wall clock as an aware datetime, honouring $VILLAGEBOOK_NOW."""
+    pinned = os.environ.get(NOW_ENV)
+    if pinned:
+        value = dt.datetime.fromisoformat(pinned)
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def system_ms() -> int:
+    """The wall clock in milliseconds since the epoch."""
+    if os.environ.get(NOW_ENV):
+        return int(system_now().timestamp() * 1000)
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """Who this node is: its device, its unit and its role."""
+
+    device_id: str
+    unit_code: str
+    role: Role
+    created_at: str
+
+
+class NotInitialised(Exception):
+    """The home has no node yet (run `villagebook init`)."""
+
+
+class Store:
+    """A node's open database. Not thread-safe: one Store per thread."""
+
+    def __init__(self, home: Path, *, wall_ms: Callable[[], int] = system_ms) -> None:
+        self.home = home
+        home.mkdir(parents=True, exist_ok=True)
+        self.conn: sqlite3.Connection = db.connect(database_path(home))
+        self._wall_ms = wall_ms
+        self._node: NodeInfo | None = None
+
+    def close(self) -> None:
+        """Close the connection (committed data is already durable)."""
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """An atomic write; see `villagebook.store.db.transaction`."""
+        with db.transaction(self.conn) as conn:
+            yield conn
+
+    @property
+    def node(self) -> NodeInfo:
+        """This node's identity; raises NotInitialised on a fresh home."""
+        if self._node is None:
+            row = self.conn.execute(
+                "SELECT device_id, unit_code, role, created_at FROM node WHERE id = 1"
+            ).fetchone()
+            if row is None:
+                raise NotInitialised(str(self.home))
+            self._node = NodeInfo(row[0], row[1], Role(row[2]), row[3])
+        return self._node
+
+    @property
+    def initialised(self) -> bool:
+        """Whether `init` has run on this home."""
+        try:
+            return bool(self.node)
+        except NotInitialised:
+            return False
+
+    def create_node(self, unit_code: str, role: Role) -> NodeInfo:
+        """Record this node's identity with a fresh random device id (inside a transaction)."""
+        device_id = secrets.token_hex(8)
+        created = system_now().isoformat(timespec="seconds")
+        self.conn.execute(
+            "INSERT INTO node (id, device_id, unit_code, role, hlc, created_at) "
+            "VALUES (1, ?, ?, ?, 0, ?)",
+            (device_id, unit_code, role.value, created),
+        )
+        self._node = NodeInfo(device_id, unit_code, role, created)
+        return self._node
+
+    def wall_ms(self) -> int:
+        """The wall clock used for timestamps (milliseconds)."""
+        return self._wall_ms()
+
+    def today(self) -> dt.date:
+        """Today's date on this node's wall clock (local time)."""
+        return dt.datetime.fromtimestamp(self._wall_ms() / 1000).date()
+
+    def _clock(self) -> HybridClock:
+        row = self.conn.execute("SELECT hlc FROM node WHERE id = 1").fetchone()
+        return HybridClock(int(row[0]) if row else 0)
+
+    def tick(self) -> int:
+        """A fresh timestamp for a local write; call inside the write's transaction."""
+        clock = self._clock()
+        stamp = clock.tick(self._wall_ms())
+        self.conn.execute("UPDATE node SET hlc = ? WHERE id = 1", (stamp,))
+        return stamp
+
+    def observe(self, remote: int, max_drift_ms: int | None = None) -> int:
+        """Advance the clock past a received timestamp (raises ClockDriftError)."""
+        clock = self._clock()
+        stamp = (
+            clock.receive(remote, self._wall_ms())
+            if max_drift_ms is None
+            else clock.receive(remote, self._wall_ms(), max_drift_ms)
+        )
+        self.conn.execute("UPDATE node SET hlc = ? WHERE id = 1", (stamp,))
+        return stamp
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        """A local setting's stored text."""
+        row = self.conn.execute('SELECT value FROM setting WHERE "key" = ?', (key,)).fetchone()
+        return str(row[0]) if row else default
+
+    def put_setting(self, key: str, value: str) -> None:
+        """Store a local setting (never synced)."""
+        with self.transaction():
+            self.conn.execute(
+                'INSERT INTO setting ("key", value) VALUES (?, ?) '
+                'ON CONFLICT("key") DO UPDATE SET value = excluded.value',
+                (key, value),
+            )
