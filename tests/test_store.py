@@ -81,7 +81,7 @@ def test_a_failed_write_leaves_nothing_behind(village: Store) -> None:
                                     "direction": "process"})
         raise RuntimeError("power cut")
     assert dump_json(village) == before
-    held = village.conn.execute("SELECT count(*) FROM change WHERE entity = 'case'").fetchone()
+    held = village.conn.execute("SELECT count(*) FROM change_set WHERE entity = 'case'").fetchone()
     assert held[0] == 0
 
 
@@ -140,8 +140,8 @@ def test_concurrent_edits_of_one_field_are_both_kept_with_a_deterministic_winner
                                           "direction": "breakthrough"})
     base = changelog.heads_of(village.conn, "case", case_id, "title")[0]
     rivals = [
-        changelog.ChangeRecord(f"{stamp:016x}-{device}-0000", "case", case_id, "title",
-                               changelog.encode(text), stamp, device, base.unit,
+        changelog.ChangeRecord(changelog.change_id_for(stamp, device, "title"), "case", case_id,
+                               "title", changelog.encode(text), stamp, device, base.unit,
                                (base.change_id,))
         for stamp, device, text in ((base.hlc + 5, "aaaa", "甲稿"), (base.hlc + 9, "bbbb", "乙稿"))
     ]
@@ -151,6 +151,27 @@ def test_concurrent_edits_of_one_field_are_both_kept_with_a_deterministic_winner
         heads = changelog.heads_of(village.conn, "case", case_id, "title")
         assert [h.decoded() for h in heads] == ["乙稿", "甲稿"]
         assert cases.get_case(village, case_id)["title"] == "乙稿"
+        [conflict] = changelog.conflicts(village.conn)
+        assert (conflict.record_id, conflict.field) == (case_id, "title")
+
+
+def test_changes_that_contradict_their_ids_are_refused_before_anything_is_written(
+    village: Store,
+) -> None:
+    case_id = cases.create_case(village, {"title": "原题", "lead_person": "王强",
+                                          "direction": "breakthrough"})
+    [title] = changelog.heads_of(village.conn, "case", case_id, "title")
+    forged = changelog.ChangeRecord(title.change_id.replace("title", "measures"), "case",
+                                    case_id, "title", changelog.encode("篡改"), title.hlc,
+                                    title.device_id, title.unit)
+    other_record = changelog.ChangeRecord(
+        changelog.change_id_for(title.hlc, title.device_id, "results"), "case",
+        changelog.new_record_id(0), "results", changelog.encode("x"), title.hlc,
+        title.device_id, title.unit)
+    for bad in ([forged], [other_record]):
+        with pytest.raises(changelog.MalformedChange), village.transaction() as conn:
+            changelog.apply(conn, bad)
+    assert cases.get_case(village, case_id)["title"] == "原题"
 
 
 def test_a_deleted_record_never_comes_back(village: Store) -> None:

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as default
+from functools import cache
 from typing import Any
 
 from villagebook.domain.enums import Choice
@@ -81,6 +82,7 @@ def parse_date(raw: object) -> str:
     return value.isoformat()
 
 
+@cache
 def _choice_lookup(choices: type[Choice]) -> dict[str, str]:
     # Accept the code, the English label and the Chinese label, whatever the UI language.
     from villagebook.i18n import translate

@@ -64,11 +64,12 @@ class _Maker:
     def day(self, low: int = 0, high: int = SPAN_DAYS) -> dt.date:
         return ANCHOR - dt.timedelta(days=self.rng.randint(low, high))
 
-    def figures(self, template: str) -> str:
+    def figures(self) -> dict[str, int]:
+        """One draw of the numbers a case's results and recognition quote."""
         rng = self.rng
         a = rng.randint(7, 30)
-        return template.format(a=a, b=rng.randint(1, max(1, a // 3)), n=rng.randint(50, 5000),
-                               p=rng.randint(85, 99), m=rng.randint(5, 300), k=rng.randint(3, 120))
+        return {"a": a, "b": rng.randint(1, max(1, a // 3)), "n": rng.randint(50, 5000),
+                "p": rng.randint(85, 99), "m": rng.randint(5, 300), "k": rng.randint(3, 120)}
 
     def case(self, index: int) -> tuple[str, str, dict[str, Any]]:
         rng = self.rng
@@ -76,6 +77,7 @@ class _Maker:
         topic, method = rng.choice(text.CASE_TOPICS), rng.choice(text.CASE_METHODS)
         status = rng.choices(list(CaseStatus), weights=(30, 25, 25, 10, 10))[0]
         fault = rng.random() < 0.08
+        figures = self.figures()
         data: dict[str, Any] = {
             "unit_code": code,
             "title": f"{name}{method}推动{topic}",
@@ -86,8 +88,8 @@ class _Maker:
             "aspects": rng.sample(ChangeAspect.codes(), rng.randint(1, 3)),
             "problem_addressed": f"{topic}工作中{rng.choice(text.PROBLEM_EFFECTS)}",
             "measures": "；".join(rng.sample(text.MEASURES, 2)),
-            "results": "，".join(self.figures(t) for t in rng.sample(text.RESULTS, 2)),
-            "public_recognition": self.figures(rng.choice(text.RECOGNITION)),
+            "results": "，".join(t.format(**figures) for t in rng.sample(text.RESULTS, 2)),
+            "public_recognition": rng.choice(text.RECOGNITION).format(**figures),
             "principles": rng.sample(Principle.codes(), rng.randint(3, 5)),
             "fault_tolerance": fault,
             "fault_tolerance_reason": "试点期间受客观因素影响，未达预期目标" if fault else None,

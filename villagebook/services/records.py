@@ -8,14 +8,16 @@ importer and the demo all come through here.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from villagebook.domain.fields import DELETED_FIELD, ENTITIES, Entity, Kind
 from villagebook.domain.validation import FieldError, ValidationError, validate
 from villagebook.services.errors import RecordNotFound
 from villagebook.store import changelog
 from villagebook.store.node import Store
+
+T = TypeVar("T")
 
 
 def _decode_column(kind: Kind, value: Any) -> Any:
@@ -109,20 +111,27 @@ def bulk_create(
     device_id = store.node.device_id
     created = 0
     with store.transaction() as conn:
-        pending: list[changelog.ChangeRecord] = []
-        for record_id, owner, data in items:
-            parsed = validate(entity, data, creating=True)
-            values = {name: value for name, value in parsed.items() if value not in (None, [])}
-            pending += changelog.local_changes(
-                conn, hlc=store.tick(), device_id=device_id, entity=entity_name,
-                record_id=record_id, unit=owner, values=values, fresh=True,
-            )
-            created += 1
-            if len(pending) >= 20_000:
-                changelog.apply(conn, pending, all_new=True)
-                pending = []
-        changelog.apply(conn, pending, all_new=True)
+        for batch in _batches(items, 2000):
+            stamp = store.tick(len(batch))
+            minted = []
+            for offset, (record_id, owner, data) in enumerate(batch):
+                parsed = validate(entity, data, creating=True)
+                values = {k: v for k, v in parsed.items() if v not in (None, [])}
+                minted.append(changelog.MintedRecord(record_id, owner, stamp + offset, values))
+            changelog.apply_minted(conn, entity, device_id, minted)
+            created += len(batch)
     return created
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def changed_values(

@@ -6,22 +6,30 @@ by this device at this hybrid-logical-clock time; replacing these earlier
 changes of the same field (the ones its writer saw as current). A delete is a
 tombstone change of the pseudo-field `_deleted`.
 
-Applying changes is insert-or-ignore by change id, followed by recomputing the
-affected records from the *set* of changes held. So the state is a function of
-that set alone: applying the same changes twice, or in any order, gives the
-same tables. That is the whole basis of sync.
+Storage groups the field changes of one write of one record into a *change set*
+(one row: its fields and values, and per field the changes it replaces). A
+field change's id is `<set id>-<field>`, the set id `<hlc as 16 hex>-<device>`,
+so every field change stays individually addressable while a record created
+with fifteen fields costs one row instead of fifteen.
 
-Current values: a change that no held change replaces is a *head* of its field
-(kept in `field_head`). One head is the value; two or more are a true conflict
-(concurrent writers who had not seen each other), shown with a deterministic
-winner (latest timestamp, then device id, then change id) until a person picks.
-A tombstone is never replaced, so a deleted record never comes back.
+Applying changes is insert-or-ignore, then recomputing each affected record
+from *all* the change sets held for it. The state is therefore a function of
+the set of changes alone: the same changes applied twice, or in any order, give
+the same tables. That is the whole basis of sync.
+
+Current values: a field change that no held change of the same record replaces
+is a *head* of its field. One head is the value; two or more are a true
+conflict (concurrent writers who had not seen each other), kept in `conflict`
+and shown with a deterministic winner (latest timestamp, then device id, then
+change id) until a person picks. A tombstone is never replaced, so a deleted
+record never comes back.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import uuid
 from collections import defaultdict
@@ -33,6 +41,12 @@ from villagebook.domain.fields import DELETED_FIELD, ENTITIES, Entity, Kind
 from villagebook.store import search_index
 
 _BATCH = 400
+_SET_ID = re.compile(r"^[0-9a-f]{16}-[0-9a-z]{1,64}$")
+
+
+class MalformedChange(ValueError):
+    """A change record that cannot be stored as it claims to be (bad id, or a
+    change set whose parts disagree about their record)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +71,11 @@ class ChangeRecord:
         """Deterministic precedence among concurrent heads: later wins."""
         return (self.hlc, self.device_id, self.change_id)
 
+    @property
+    def set_id(self) -> str:
+        """The id of the change set (one write of one record) this change belongs to."""
+        return set_id_for(self.hlc, self.device_id)
+
 
 @dataclass
 class ApplyOutcome:
@@ -67,9 +86,12 @@ class ApplyOutcome:
     affected: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
 def encode(value: Any) -> str:
     """Canonical JSON: the same value is always the same text (and the same hash)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return _ENCODER.encode(value)
 
 
 def new_record_id(wall_ms: int) -> str:
@@ -80,9 +102,14 @@ def new_record_id(wall_ms: int) -> str:
     return str(uuid.UUID(bytes=bytes(raw)))
 
 
-def change_id_for(hlc: int, device_id: str, index: int) -> str:
-    """A change id unique across devices, ordered by time on one device."""
-    return f"{hlc:016x}-{device_id}-{index:04x}"
+def set_id_for(hlc: int, device_id: str) -> str:
+    """The id of the change set a device wrote at `hlc` (one per record write)."""
+    return f"{hlc:016x}-{device_id}"
+
+
+def change_id_for(hlc: int, device_id: str, name: str) -> str:
+    """The id of one field change: its set's id and the field's name."""
+    return f"{set_id_for(hlc, device_id)}-{name}"
 
 
 def chunks(items: Sequence[Any], size: int = _BATCH) -> Iterator[Sequence[Any]]:
@@ -91,15 +118,97 @@ def chunks(items: Sequence[Any], size: int = _BATCH) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def current_heads(conn: sqlite3.Connection, entity: str, record_id: str, name: str) -> list[str]:
-    """Change ids currently heading one field (several when in conflict)."""
-    rows = conn.execute(
-        "SELECT change_id FROM field_head WHERE entity = ? AND record_id = ? AND field = ? "
-        "ORDER BY change_id",
-        (entity, record_id, name),
-    ).fetchall()
-    return [row[0] for row in rows]
+def _marks(count: int) -> str:
+    return ",".join("?" * count)
 
+
+# --- reading change sets -----------------------------------------------------------------
+
+_SET_COLUMNS = "seq, set_id, entity, record_id, hlc, device_id, unit, fields, replaces"
+
+
+def _records_of_row(row: Sequence[Any]) -> list[ChangeRecord]:
+    _seq, set_id, entity, record_id, hlc, device_id, unit, fields, replaces = row
+    values: dict[str, Any] = json.loads(fields)
+    replaced: dict[str, list[str]] = json.loads(replaces)
+    return [
+        ChangeRecord(f"{set_id}-{name}", entity, record_id, name, encode(value), hlc,
+                     device_id, unit, tuple(replaced.get(name, ())))
+        for name, value in sorted(values.items())
+    ]
+
+
+def _changes_of(
+    conn: sqlite3.Connection, entity: str, record_ids: Sequence[str]
+) -> dict[str, list[ChangeRecord]]:
+    held: dict[str, list[ChangeRecord]] = {rid: [] for rid in record_ids}
+    for part in chunks(record_ids):
+        rows = conn.execute(
+            f"SELECT {_SET_COLUMNS} FROM change_set "
+            f"WHERE entity = ? AND record_id IN ({_marks(len(part))})",
+            (entity, *part),
+        )
+        for row in rows:
+            held[row[3]].extend(_records_of_row(row))
+    return held
+
+
+def _heads(changes: Iterable[ChangeRecord]) -> dict[str, list[ChangeRecord]]:
+    """Per field, the changes no other held change replaces, winner first."""
+    changes = list(changes)
+    replaced = {old for change in changes for old in change.replaces}
+    heads: dict[str, list[ChangeRecord]] = defaultdict(list)
+    for change in changes:
+        if change.change_id not in replaced:
+            heads[change.field].append(change)
+    for candidates in heads.values():
+        candidates.sort(key=ChangeRecord.sort_key, reverse=True)
+    return heads
+
+
+def heads_of(
+    conn: sqlite3.Connection, entity: str, record_id: str, name: str
+) -> list[ChangeRecord]:
+    """Every head of one field, winner first (several when in conflict)."""
+    return _heads(_changes_of(conn, entity, [record_id])[record_id]).get(name, [])
+
+
+def current_heads(conn: sqlite3.Connection, entity: str, record_id: str, name: str) -> list[str]:
+    """Change ids currently heading one field, sorted."""
+    return sorted(change.change_id for change in heads_of(conn, entity, record_id, name))
+
+
+def iter_changes(
+    conn: sqlite3.Connection, after_seq: int = 0
+) -> Iterator[tuple[int, ChangeRecord]]:
+    """Every held field change in local arrival order, with its set's local sequence number."""
+    rows = conn.execute(
+        f"SELECT {_SET_COLUMNS} FROM change_set WHERE seq > ? ORDER BY seq", (after_seq,)
+    )
+    for row in rows:
+        for change in _records_of_row(row):
+            yield row[0], change
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A field with two or more heads, winner first."""
+
+    entity: str
+    record_id: str
+    field: str
+    heads: tuple[ChangeRecord, ...]
+
+
+def conflicts(conn: sqlite3.Connection) -> list[Conflict]:
+    """Every field in true conflict, waiting for a person."""
+    rows = conn.execute(
+        "SELECT entity, record_id, field FROM conflict ORDER BY entity, record_id, field"
+    ).fetchall()
+    return [Conflict(e, r, f, tuple(heads_of(conn, e, r, f))) for e, r, f in rows]
+
+
+# --- writing -----------------------------------------------------------------------------
 
 def local_changes(
     conn: sqlite3.Connection,
@@ -116,93 +225,148 @@ def local_changes(
 
     `fresh` skips the head look-up for a record id that was just generated.
     """
-    records = []
-    for index, (name, value) in enumerate(sorted(values.items())):
-        replaces = () if fresh else tuple(current_heads(conn, entity, record_id, name))
-        records.append(
-            ChangeRecord(
-                change_id=change_id_for(hlc, device_id, index),
-                entity=entity,
-                record_id=record_id,
-                field=name,
-                value=encode(value),
-                hlc=hlc,
-                device_id=device_id,
-                unit=unit,
-                replaces=replaces,
-            )
+    heads = {} if fresh else _heads(_changes_of(conn, entity, [record_id])[record_id])
+    return [
+        ChangeRecord(
+            change_id=change_id_for(hlc, device_id, name),
+            entity=entity,
+            record_id=record_id,
+            field=name,
+            value=encode(value),
+            hlc=hlc,
+            device_id=device_id,
+            unit=unit,
+            replaces=tuple(sorted(head.change_id for head in heads.get(name, ()))),
         )
-    return records
+        for name, value in sorted(values.items())
+    ]
 
 
-def apply(
-    conn: sqlite3.Connection, changes: Iterable[ChangeRecord], *, all_new: bool = False
-) -> ApplyOutcome:
+@dataclass
+class _Set:
+    set_id: str
+    entity: str
+    record_id: str
+    hlc: int
+    device_id: str
+    unit: str
+    fields: dict[str, Any]
+    replaces: dict[str, list[str]]
+
+    def row(self) -> tuple[Any, ...]:
+        return (self.set_id, self.entity, self.record_id, self.hlc, self.device_id, self.unit,
+                encode(self.fields), encode(self.replaces))
+
+
+def _group(changes: Iterable[ChangeRecord]) -> dict[str, _Set]:
+    """Field changes grouped into their change sets; refuses inconsistent ones."""
+    sets: dict[str, _Set] = {}
+    for change in changes:
+        set_id = change.set_id
+        if change.change_id != f"{set_id}-{change.field}" or not _SET_ID.match(set_id):
+            raise MalformedChange(f"change id {change.change_id!r} does not match its content")
+        found = sets.get(set_id)
+        if found is None:
+            found = sets[set_id] = _Set(set_id, change.entity, change.record_id, change.hlc,
+                                        change.device_id, change.unit, {}, {})
+        elif (found.entity, found.record_id, found.unit) != (
+            change.entity, change.record_id, change.unit
+        ):
+            raise MalformedChange(f"change set {set_id} mixes records")
+        found.fields[change.field] = change.decoded()
+        if change.replaces:
+            found.replaces[change.field] = sorted(change.replaces)
+    return sets
+
+
+def _insert_sets(conn: sqlite3.Connection, sets: Iterable[_Set]) -> None:
+    conn.executemany(
+        "INSERT INTO change_set (set_id, entity, record_id, hlc, device_id, unit, fields, "
+        "replaces) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (change_set.row() for change_set in sets),
+    )
+
+
+def apply(conn: sqlite3.Connection, changes: Iterable[ChangeRecord]) -> ApplyOutcome:
     """Insert the changes not yet held and recompute every record they touch.
 
-    Call inside a transaction. Idempotent and order-independent. `all_new` skips
-    the look-up of held ids for changes this node has just minted.
+    Call inside a transaction. Idempotent and order-independent. Raises
+    MalformedChange (before writing anything) for changes that contradict their ids.
     """
     outcome = ApplyOutcome()
-    batch = list(changes)
-    fresh: list[ChangeRecord] = batch if all_new else []
-    for part in [] if all_new else chunks(batch):
-        ids = [change.change_id for change in part]
-        known = {
-            row[0]
-            for row in conn.execute(
-                f"SELECT change_id FROM change WHERE change_id IN ({_marks(len(ids))})", ids
-            )
-        }
-        for change in part:
-            if change.change_id in known:
-                outcome.duplicate += 1
-            else:
-                known.add(change.change_id)
-                fresh.append(change)
-    _insert(conn, fresh)
-    _derive(conn, fresh)
-    outcome.new = len(fresh)
-    for change in fresh:
-        outcome.affected[change.entity].add(change.record_id)
+    sets = _group(changes)
+    fresh: list[_Set] = []
+    ids = list(sets)
+    for part in chunks(ids):
+        rows = conn.execute(
+            f"SELECT set_id, entity, record_id, unit, fields FROM change_set "
+            f"WHERE set_id IN ({_marks(len(part))})",
+            part,
+        )
+        for set_id, entity, record_id, unit, fields in rows:
+            incoming = sets.pop(set_id)
+            if (incoming.entity, incoming.record_id, incoming.unit) != (entity, record_id, unit):
+                raise MalformedChange(f"change set {set_id} differs from the one held")
+            held_fields = json.loads(fields)
+            outcome.duplicate += len(incoming.fields.keys() & held_fields.keys())
+            extra = incoming.fields.keys() - held_fields.keys()
+            if extra:  # a set that arrived in parts: complete it
+                _complete_set(conn, incoming, held_fields, extra)
+                outcome.new += len(extra)
+                outcome.affected[entity].add(record_id)
+    fresh = list(sets.values())
+    _insert_sets(conn, fresh)
+    for change_set in fresh:
+        outcome.new += len(change_set.fields)
+        outcome.affected[change_set.entity].add(change_set.record_id)
     _project(conn, outcome.affected)
     return outcome
 
 
-def _marks(count: int) -> str:
-    return ",".join("?" * count)
+def _complete_set(conn: sqlite3.Connection, incoming: _Set, held_fields: dict[str, Any],
+                  extra: set[str]) -> None:
+    row = conn.execute("SELECT replaces FROM change_set WHERE set_id = ?",
+                       (incoming.set_id,)).fetchone()
+    replaces: dict[str, list[str]] = json.loads(row[0])
+    for name in extra:
+        held_fields[name] = incoming.fields[name]
+        if name in incoming.replaces:
+            replaces[name] = incoming.replaces[name]
+    conn.execute("UPDATE change_set SET fields = ?, replaces = ? WHERE set_id = ?",
+                 (encode(held_fields), encode(replaces), incoming.set_id))
 
 
-def _insert(conn: sqlite3.Connection, fresh: Sequence[ChangeRecord]) -> None:
-    conn.executemany(
-        "INSERT INTO change (change_id, entity, record_id, field, value, hlc, device_id, unit, "
-        "replaces) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            (c.change_id, c.entity, c.record_id, c.field, c.value, c.hlc, c.device_id, c.unit,
-             encode(list(c.replaces)))
-            for c in fresh
-        ),
-    )
+@dataclass(frozen=True)
+class MintedRecord:
+    """A record this node has just created: its first and only change set."""
+
+    record_id: str
+    unit: str
+    hlc: int
+    values: Mapping[str, Any]
 
 
-def _derive(conn: sqlite3.Connection, fresh: Sequence[ChangeRecord]) -> None:
-    """Maintain `change_replaces` and `field_head` for newly held changes."""
-    conn.executemany(
-        "INSERT OR IGNORE INTO change_replaces (replaced_id, change_id) VALUES (?, ?)",
-        ((old, c.change_id) for c in fresh for old in c.replaces),
-    )
-    conn.executemany(
-        "DELETE FROM field_head WHERE entity = ? AND record_id = ? AND field = ? "
-        "AND change_id = ?",
-        ((c.entity, c.record_id, c.field, old) for c in fresh for old in c.replaces),
-    )
-    conn.executemany(
-        "INSERT OR IGNORE INTO field_head (entity, record_id, field, change_id) "
-        "SELECT ?, ?, ?, ? WHERE NOT EXISTS "
-        "(SELECT 1 FROM change_replaces WHERE replaced_id = ?)",
-        ((c.entity, c.record_id, c.field, c.change_id, c.change_id) for c in fresh),
-    )
+def apply_minted(
+    conn: sqlite3.Connection, entity: Entity, device_id: str, records: Sequence[MintedRecord]
+) -> None:
+    """The bulk path for records this node has just created (import, demo).
 
+    Same result as `apply` of their change records, faster: each record's one
+    change set is its only one, so every field has a single head and the
+    projection is written straight from the values, with no JSON round trip.
+    """
+    _insert_sets(conn, (
+        _Set(set_id_for(r.hlc, device_id), entity.name, r.record_id, r.hlc, device_id, r.unit,
+             dict(r.values), {})
+        for r in records
+    ))
+    _write_rows(conn, entity, (
+        (r.record_id, r.hlc, r.values) for r in records
+    ), ())
+    _reindex_affected(conn, {entity.name: {r.record_id for r in records}})
+
+
+# --- projection --------------------------------------------------------------------------
 
 def _column_value(kind: Kind, value: Any) -> Any:
     if value is None:
@@ -215,84 +379,68 @@ def _column_value(kind: Kind, value: Any) -> Any:
 
 
 def _project(conn: sqlite3.Connection, affected: Mapping[str, set[str]]) -> None:
-    reindex: dict[str, set[str]] = defaultdict(set)
     for name, record_ids in affected.items():
         entity = ENTITIES.get(name)
         if entity is None:
             continue
-        ordered = sorted(record_ids)
-        for part in chunks(ordered):
-            _project_records(conn, entity, part)
-        if name in ("case", "problem"):
-            reindex[name].update(ordered)
-        elif name == "followup":
-            reindex["problem"].update(_followup_parents(conn, ordered))
-    for kind, record_ids in reindex.items():
-        _reindex(conn, kind, sorted(record_ids))
+        for part in chunks(sorted(record_ids)):
+            held = _changes_of(conn, name, part)
+            heads = {rid: _heads(changes) for rid, changes in held.items()}
+            _write_projection(conn, entity, heads)
+            _note_conflicts(conn, name, heads)
+    _reindex_affected(conn, affected)
 
 
-def _winning_values(
-    conn: sqlite3.Connection, entity: Entity, record_ids: Sequence[str]
-) -> dict[str, dict[str, ChangeRecord]]:
-    winners: dict[str, dict[str, ChangeRecord]] = {rid: {} for rid in record_ids}
-    rows = conn.execute(
-        "SELECT c.change_id, c.record_id, c.field, c.value, c.hlc, c.device_id, c.unit "
-        "FROM field_head h JOIN change c ON c.change_id = h.change_id "
-        f"WHERE h.entity = ? AND h.record_id IN ({_marks(len(record_ids))})",
-        (entity.name, *record_ids),
+def _note_conflicts(conn: sqlite3.Connection, entity: str,
+                    heads: Mapping[str, Mapping[str, list[ChangeRecord]]]) -> None:
+    conn.executemany("DELETE FROM conflict WHERE entity = ? AND record_id = ?",
+                     ((entity, rid) for rid in heads))
+    conn.executemany(
+        "INSERT INTO conflict (entity, record_id, field) VALUES (?, ?, ?)",
+        ((entity, rid, name) for rid, fields in heads.items()
+         for name, candidates in fields.items() if len(candidates) > 1),
     )
-    for change_id, record_id, name, value, hlc, device_id, unit in rows:
-        change = ChangeRecord(change_id, entity.name, record_id, name, value, hlc, device_id,
-                              unit)
-        best = winners[record_id].get(name)
-        if best is None or change.sort_key() > best.sort_key():
-            winners[record_id][name] = change
-    return winners
 
 
-def _project_records(conn: sqlite3.Connection, entity: Entity, record_ids: Sequence[str]) -> None:
-    columns = [entity.key] + [f.name for f in entity.fields if f.name != entity.key]
-    columns.append("updated_hlc")
-    insert = (
-        f"INSERT OR REPLACE INTO {entity.table} ({', '.join(columns)}) "
-        f"VALUES ({_marks(len(columns))})"
-    )
-    gone, rows = [], []
-    for record_id, values in _winning_values(conn, entity, record_ids).items():
-        if not values or DELETED_FIELD in values:
-            gone.append((record_id,))
+def _write_projection(
+    conn: sqlite3.Connection, entity: Entity,
+    heads: Mapping[str, Mapping[str, list[ChangeRecord]]],
+) -> None:
+    """Write (or remove, for deleted or unknown records) the projection rows."""
+    live, gone = [], []
+    for record_id, fields in heads.items():
+        if not fields or DELETED_FIELD in fields:
+            gone.append(record_id)
             continue
-        row: list[Any] = [record_id]
-        for spec in entity.fields:
-            if spec.name == entity.key:
-                continue
-            change = values.get(spec.name)
-            row.append(_column_value(spec.kind, change.decoded() if change else None))
-        row.append(max(change.hlc for change in values.values()))
-        rows.append(row)
-    conn.executemany(f"DELETE FROM {entity.table} WHERE {entity.key} = ?", gone)
-    conn.executemany(insert, rows)
+        values = {name: candidates[0].decoded() for name, candidates in fields.items()}
+        updated = max(candidates[0].hlc for candidates in fields.values())
+        live.append((record_id, updated, values))
+    _write_rows(conn, entity, live, gone)
 
 
-def _followup_parents(conn: sqlite3.Connection, followup_ids: Sequence[str]) -> set[str]:
-    # Read from the change log, not the projection: a deleted follow-up's row is gone.
-    parents: set[str] = set()
-    for part in chunks(followup_ids):
-        rows = conn.execute(
-            "SELECT c.value FROM field_head h JOIN change c ON c.change_id = h.change_id "
-            "WHERE h.entity = 'followup' AND h.field = 'problem_id' "
-            f"AND h.record_id IN ({_marks(len(part))})",
-            tuple(part),
-        )
-        parents.update(json.loads(row[0]) for row in rows)
-    return parents
+def _write_rows(
+    conn: sqlite3.Connection, entity: Entity,
+    live: Iterable[tuple[str, int, Mapping[str, Any]]], gone: Iterable[str],
+) -> None:
+    fields = [spec for spec in entity.fields if spec.name != entity.key]
+    columns = [entity.key, *(spec.name for spec in fields), "updated_hlc"]
+    conn.executemany(f"DELETE FROM {entity.table} WHERE {entity.key} = ?",
+                     ((record_id,) for record_id in gone))
+    conn.executemany(
+        f"INSERT OR REPLACE INTO {entity.table} ({', '.join(columns)}) "
+        f"VALUES ({_marks(len(columns))})",
+        (
+            (record_id, *(_column_value(spec.kind, values.get(spec.name)) for spec in fields),
+             updated)
+            for record_id, updated, values in live
+        ),
+    )
 
 
-_JOIN_TEXT = " || char(10) || ".join
-
+# --- search index ------------------------------------------------------------------------
 
 def _text(*columns: str) -> str:
-    return _JOIN_TEXT(f"coalesce({column}, '')" for column in columns)
+    return " || char(10) || ".join(f"coalesce({column}, '')" for column in columns)
 
 
 _DOC_SQL = {
@@ -309,62 +457,45 @@ _DOC_SQL = {
 }
 
 
+def _reindex_affected(conn: sqlite3.Connection, affected: Mapping[str, set[str]]) -> None:
+    reindex: dict[str, set[str]] = defaultdict(set)
+    for name, record_ids in affected.items():
+        if name in _DOC_SQL:
+            reindex[name].update(record_ids)
+        elif name == "followup":
+            reindex["problem"].update(_followup_parents(conn, sorted(record_ids)))
+    for kind, record_ids in reindex.items():
+        _reindex(conn, kind, sorted(record_ids))
+
+
+def _followup_parents(conn: sqlite3.Connection, followup_ids: Sequence[str]) -> set[str]:
+    # Read from the change log, not the projection: a deleted follow-up's row is gone.
+    parents: set[str] = set()
+    for changes in _changes_of(conn, "followup", followup_ids).values():
+        parents.update(c.decoded() for c in changes if c.field == "problem_id")
+    return parents
+
+
 def _reindex(conn: sqlite3.Connection, kind: str, record_ids: Sequence[str]) -> None:
     for part in chunks(record_ids):
         rows = conn.execute(_DOC_SQL[kind].format(marks=_marks(len(part))), tuple(part))
-        docs = [search_index.SearchDoc(kind, rid, title or "", body or "") for rid, title, body
-                in rows]
+        docs = [search_index.SearchDoc(kind, rid, title or "", body or "")
+                for rid, title, body in rows]
         found = {doc.record_id for doc in docs}
         search_index.remove_documents(conn, kind, [rid for rid in part if rid not in found])
         search_index.index_documents(conn, docs)
 
 
-def heads_of(
-    conn: sqlite3.Connection, entity: str, record_id: str, name: str
-) -> list[ChangeRecord]:
-    """Every head of one field, winner first."""
-    rows = conn.execute(
-        "SELECT c.change_id, c.value, c.hlc, c.device_id, c.unit, c.replaces "
-        "FROM field_head h JOIN change c ON c.change_id = h.change_id "
-        "WHERE h.entity = ? AND h.record_id = ? AND h.field = ?",
-        (entity, record_id, name),
-    ).fetchall()
-    heads = [
-        ChangeRecord(cid, entity, record_id, name, value, hlc, device, unit,
-                     tuple(json.loads(replaces)))
-        for cid, value, hlc, device, unit, replaces in rows
-    ]
-    return sorted(heads, key=ChangeRecord.sort_key, reverse=True)
-
-
-def iter_changes(
-    conn: sqlite3.Connection, after_seq: int = 0
-) -> Iterator[tuple[int, ChangeRecord]]:
-    """Every held change in local arrival order, with its local sequence number."""
-    rows = conn.execute(
-        "SELECT seq, change_id, entity, record_id, field, value, hlc, device_id, unit, replaces "
-        "FROM change WHERE seq > ? ORDER BY seq",
-        (after_seq,),
-    )
-    for seq, cid, entity, rid, name, value, hlc, device, unit, replaces in rows:
-        yield seq, ChangeRecord(cid, entity, rid, name, value, hlc, device, unit,
-                                tuple(json.loads(replaces)))
-
-
 def rebuild(conn: sqlite3.Connection) -> None:
-    """Recompute every derived table from the change records alone (inside a transaction)."""
-    conn.execute("DELETE FROM change_replaces")
-    conn.execute("DELETE FROM field_head")
+    """Recompute every derived table from the change sets alone (inside a transaction).
+
+    Every record with a change set is re-projected and re-indexed (deleted ones
+    are removed from the index), so the search index needs no separate reset.
+    """
+    conn.execute("DELETE FROM conflict")
     for entity in ENTITIES.values():
         conn.execute(f"DELETE FROM {entity.table}")
-    search_index.clear(conn)
-    affected: dict[str, set[str]] = defaultdict(set)
-    batch: list[ChangeRecord] = []
-    for _, change in iter_changes(conn):
-        batch.append(change)
-        affected[change.entity].add(change.record_id)
-        if len(batch) >= 5000:
-            _derive(conn, batch)
-            batch = []
-    _derive(conn, batch)
-    _project(conn, affected)
+    for name in ENTITIES:
+        record_ids = [row[0] for row in conn.execute(
+            "SELECT DISTINCT record_id FROM change_set WHERE entity = ?", (name,))]
+        _project(conn, {name: set(record_ids)})

@@ -28,30 +28,23 @@ CREATE TABLE setting (
     "key" VARCHAR NOT NULL PRIMARY KEY,
     value VARCHAR NOT NULL
 );
-CREATE TABLE change (
+CREATE TABLE change_set (
     seq INTEGER NOT NULL PRIMARY KEY,
-    change_id VARCHAR NOT NULL UNIQUE,
+    set_id VARCHAR NOT NULL UNIQUE,
     entity VARCHAR NOT NULL,
     record_id VARCHAR NOT NULL,
-    field VARCHAR NOT NULL,
-    value VARCHAR NOT NULL,
     hlc INTEGER NOT NULL,
     device_id VARCHAR NOT NULL,
     unit VARCHAR NOT NULL,
+    fields VARCHAR NOT NULL,
     replaces VARCHAR NOT NULL
 );
-CREATE INDEX ix_change_record ON change (entity, record_id, field);
-CREATE TABLE change_replaces (
-    replaced_id VARCHAR NOT NULL,
-    change_id VARCHAR NOT NULL,
-    PRIMARY KEY (replaced_id, change_id)
-) WITHOUT ROWID;
-CREATE TABLE field_head (
+CREATE INDEX ix_change_set_record ON change_set (entity, record_id);
+CREATE TABLE conflict (
     entity VARCHAR NOT NULL,
     record_id VARCHAR NOT NULL,
     field VARCHAR NOT NULL,
-    change_id VARCHAR NOT NULL,
-    PRIMARY KEY (entity, record_id, field, change_id)
+    PRIMARY KEY (entity, record_id, field)
 ) WITHOUT ROWID;
 CREATE TABLE unit (
     code VARCHAR NOT NULL PRIMARY KEY,

@@ -37,46 +37,34 @@ class Setting(SQLModel, table=True):
     value: str
 
 
-class Change(SQLModel, table=True):
-    """One field-level change record: the unit of sync.
+class ChangeSet(SQLModel, table=True):
+    """The field changes of one write of one record: the unit of storage and sync.
 
-    `seq` is this node's local arrival order (for export), not part of the record.
-    `replaces` is a JSON list of the change ids of the same field that the writer
-    had seen as current; an empty list on a record's first value.
+    `seq` is this node's local arrival order (for export), not part of the data.
+    `fields` is a JSON object of field → new value; `replaces` a JSON object of
+    field → ids of the changes of that field the writer saw as current. A field
+    change's id is `<set_id>-<field>`.
     """
 
-    __table_args__ = (Index("ix_change_record", "entity", "record_id", "field"),)
+    __tablename__ = "change_set"
+    __table_args__ = (Index("ix_change_set_record", "entity", "record_id"),)
     seq: int | None = Field(default=None, primary_key=True)
-    change_id: str = Field(unique=True)
+    set_id: str = Field(unique=True)
     entity: str
     record_id: str
-    field: str
-    value: str
     hlc: int
     device_id: str
     unit: str
+    fields: str
     replaces: str
 
 
-class ChangeReplaces(SQLModel, table=True):
-    """The `replaces` links, indexed by the replaced change."""
+class Conflict(SQLModel, table=True):
+    """Fields with two or more heads: concurrent edits waiting for a person."""
 
-    __tablename__ = "change_replaces"
-    replaced_id: str = Field(primary_key=True)
-    change_id: str = Field(primary_key=True)
-
-
-class FieldHead(SQLModel, table=True):
-    """Changes that no known change replaces: a field's current value(s).
-
-    Two or more heads for one field are a true conflict, waiting for a person.
-    """
-
-    __tablename__ = "field_head"
     entity: str = Field(primary_key=True)
     record_id: str = Field(primary_key=True)
     field: str = Field(primary_key=True)
-    change_id: str = Field(primary_key=True)
 
 
 class Unit(SQLModel, table=True):

@@ -121,11 +121,17 @@ class Store:
         row = self.conn.execute("SELECT hlc FROM node WHERE id = 1").fetchone()
         return HybridClock(int(row[0]) if row else 0)
 
-    def tick(self) -> int:
-        """A fresh timestamp for a local write; call inside the write's transaction."""
+    def tick(self, count: int = 1) -> int:
+        """A fresh timestamp for a local write; call inside the write's transaction.
+
+        With `count` > 1, reserves that many consecutive timestamps (for a bulk
+        write) and returns the first: consecutive integers are consecutive
+        counter values, and an overflowing counter carries into the milliseconds
+        exactly as `HybridClock` does.
+        """
         clock = self._clock()
         stamp = clock.tick(self._wall_ms())
-        self.conn.execute("UPDATE node SET hlc = ? WHERE id = 1", (stamp,))
+        self.conn.execute("UPDATE node SET hlc = ? WHERE id = 1", (stamp + count - 1,))
         return stamp
 
     def observe(self, remote: int, max_drift_ms: int | None = None) -> int:
