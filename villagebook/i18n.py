@@ -76,6 +76,11 @@ def _(msgid: str) -> str:
     return translate(msgid, _current)
 
 
+def N_(msgid: str) -> str:  # noqa: N802 (the gettext convention)
+    """Mark `msgid` for translation without translating it now (translated when shown)."""
+    return msgid
+
+
 def set_language(lang: str) -> None:
     """Switch the language of everything shown from now on."""
     global _current

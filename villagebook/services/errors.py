@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from villagebook.i18n import N_
+
 
 class Refused(Exception):
     """A request the domain rules refuse. `message` is an English msgid."""
@@ -17,8 +19,17 @@ class Refused(Exception):
         self.params = params
 
 
+_NOT_FOUND = {
+    "case": N_("No case with id {id}"),
+    "problem": N_("No ledger problem with id {id}"),
+    "followup": N_("No follow-up with id {id}"),
+    "unit": N_("No unit with code {id}"),
+}
+
+
 class RecordNotFound(Refused):
     """No live record has that id."""
 
     def __init__(self, kind: str, record_id: str) -> None:
-        super().__init__("No {kind} with id {id}", kind=kind, id=record_id)
+        super().__init__(_NOT_FOUND.get(kind, N_("No record with id {id}")), id=record_id)
+        self.kind = kind
