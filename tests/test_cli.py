@@ -196,3 +196,18 @@ def test_user_data_never_reaches_the_terminal_as_escape_sequences(home: Path) ->
     assert "\x1b" not in listing and "\\x1b" in listing and "[red]x[/]" in listing
     stored = run_cli(home, "dump", "--json", check=True).json()["cases"][0]["title"]
     assert stored == evil
+
+
+def test_the_home_can_come_from_the_environment(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "VILLAGEBOOK_HOME": str(tmp_path / "env-home"),
+           "PYTHONIOENCODING": "utf-8"}
+    subprocess.run([sys.executable, "-m", "villagebook", "--lang", "en", *VILLAGE_ARGS],
+                   check=True, capture_output=True, env=env)
+    assert (tmp_path / "env-home" / "villagebook.db").is_file()
+    listing = subprocess.run([sys.executable, "-m", "villagebook", "dump", "--json"],
+                             capture_output=True, text=True, encoding="utf-8", env=env)
+    assert json.loads(listing.stdout)["units"][0]["name"] == "白马村"
