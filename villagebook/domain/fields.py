@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from villagebook.domain.authority import Writer, register_entity_writer
 from villagebook.domain.enums import (
     CaseStatus,
     ChangeAspect,
@@ -233,7 +234,56 @@ SCORE = Entity(
     ),
 )
 
-ENTITIES: dict[str, Entity] = {e.name: e for e in (UNIT, CASE, PROBLEM, FOLLOWUP, REVIEW, SCORE)}
+# Evaluation: the district's rubric of a period, and cases it marks as models.
+
+RUBRIC = Entity(
+    name="rubric",
+    table="rubric",
+    label="Rubric",
+    owner_field="district_code",
+    fields=(
+        Field("district_code", "District", required=True, max_length=12, immutable=True),
+        Field("period", "Period", required=True, max_length=10, immutable=True),
+        Field("weight_expert", "Points for expert scores", Kind.INT, required=True,
+              minimum=0, maximum=100),
+        Field("weight_approved", "Points for approved cases", Kind.INT, required=True,
+              minimum=0, maximum=100),
+        Field("approved_target", "Approved cases for full points", Kind.INT, required=True,
+              minimum=1, maximum=100),
+        Field("weight_resolved", "Points for problems resolved in time", Kind.INT,
+              required=True, minimum=0, maximum=100),
+        Field("overdue_penalty", "Points deducted per overdue problem", Kind.INT,
+              required=True, minimum=0, maximum=100),
+        Field("top_n", "Cheetah awards (top N)", Kind.INT, required=True, minimum=0,
+              maximum=50),
+        Field("bottom_n", "Sloth awards (bottom N)", Kind.INT, required=True, minimum=0,
+              maximum=50),
+    ),
+)
+
+MODEL_CASE = Entity(
+    name="model_case",
+    table="model_case",
+    label="Model case",
+    owner_field=None,
+    parent=("case_id", "case"),
+    fields=(
+        Field("case_id", "Case", Kind.REF, required=True, immutable=True),
+        Field("citation", "Why it is a model", Kind.LONGTEXT, max_length=LONGTEXT_MAX),
+        Field("marked_by", "Marked by", required=True, max_length=NAME_MAX),
+        Field("date", "Date", Kind.DATE, required=True),
+        Field("withdrawn", "Withdrawn", Kind.BOOL),
+    ),
+)
+
+ENTITIES: dict[str, Entity] = {
+    e.name: e
+    for e in (UNIT, CASE, PROBLEM, FOLLOWUP, REVIEW, SCORE, RUBRIC, MODEL_CASE)
+}
+
+# Whoever learns of these entities learns who may write them: the district alone.
+register_entity_writer(RUBRIC.name, Writer.DISTRICT)
+register_entity_writer(MODEL_CASE.name, Writer.DISTRICT)
 
 #: The pseudo-field a tombstone change sets; a record with one is deleted for good.
 DELETED_FIELD = "_deleted"

@@ -155,3 +155,35 @@ class Score(SQLModel, table=True):
     comment: str | None = None
     date: str | None = None
     updated_hlc: int = 0
+
+
+# Evaluation
+
+
+class Rubric(SQLModel, table=True):
+    """The district's weights of the unit score for one period (synced down)."""
+
+    id: str = Field(primary_key=True)
+    district_code: str | None = None
+    period: str | None = Field(default=None, index=True)
+    weight_expert: int | None = None
+    weight_approved: int | None = None
+    approved_target: int | None = None
+    weight_resolved: int | None = None
+    overdue_penalty: int | None = None
+    top_n: int | None = None
+    bottom_n: int | None = None
+    updated_hlc: int = 0
+
+
+class ModelCase(SQLModel, table=True):
+    """示范推广: a case the district holds up for other units to adopt."""
+
+    __tablename__ = "model_case"
+    id: str = Field(primary_key=True)
+    case_id: str | None = Field(default=None, index=True)
+    citation: str | None = None
+    marked_by: str | None = None
+    date: str | None = None
+    withdrawn: bool | None = None
+    updated_hlc: int = 0

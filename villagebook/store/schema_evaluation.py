@@ -5,6 +5,43 @@ Append new steps at the end; never edit or reorder a released one.
 
 from __future__ import annotations
 
-from villagebook.store.migrations_base import Step
+import sqlite3
 
-STEPS: tuple[Step, ...] = ()
+from villagebook.store.migrations_base import Step, run_script
+
+_V1_TABLES = """
+CREATE TABLE rubric (
+    id VARCHAR NOT NULL PRIMARY KEY,
+    district_code VARCHAR,
+    period VARCHAR,
+    weight_expert INTEGER,
+    weight_approved INTEGER,
+    approved_target INTEGER,
+    weight_resolved INTEGER,
+    overdue_penalty INTEGER,
+    top_n INTEGER,
+    bottom_n INTEGER,
+    updated_hlc INTEGER NOT NULL
+);
+CREATE INDEX ix_rubric_period ON rubric (period);
+CREATE TABLE model_case (
+    id VARCHAR NOT NULL PRIMARY KEY,
+    case_id VARCHAR,
+    citation VARCHAR,
+    marked_by VARCHAR,
+    date VARCHAR,
+    withdrawn BOOLEAN,
+    updated_hlc INTEGER NOT NULL
+);
+CREATE INDEX ix_model_case_case_id ON model_case (case_id);
+CREATE INDEX ix_case_origin ON innovation_case (origin_case_id)
+"""
+
+
+def _tables(conn: sqlite3.Connection) -> None:
+    run_script(conn, _V1_TABLES)
+
+
+STEPS: tuple[Step, ...] = (
+    ("evaluation-1-rubric-and-models", _tables),
+)
