@@ -5,7 +5,10 @@ user's language, nothing changed); 2 usage error; 3 an unexpected internal
 error (details in the home's error.log, never a traceback on the terminal).
 """
 
-from villagebook.cli import records  # noqa: F401  (registers its commands)
+from villagebook.cli import (
+    evaluation,  # noqa: F401  (registers its commands)
+    records,  # noqa: F401  (registers its commands)
+)
 from villagebook.cli.base import cli, main
 
 __all__ = ["cli", "main"]
