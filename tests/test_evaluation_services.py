@@ -308,9 +308,12 @@ def test_district_marks_a_model_and_another_village_adopts_it(
 
     evaluation.withdraw_model(district, model)
     assert evaluation.model_cases(district) == []
-    plain = _case(district, V3, "approved", "普通案例")
+    with village.transaction() as conn:
+        changelog.apply(conn, [c for _s, c in changelog.iter_changes(district.conn)])
     with pytest.raises(Refused, match="not a model"):
-        evaluation.adopt_case(district, plain, "陈书记")
+        evaluation.adopt_case(village, model, "陈书记")
+    with pytest.raises(Refused, match="village or section"):
+        evaluation.adopt_case(district, model, "陈书记")
 
 
 def test_a_unit_cannot_adopt_its_own_model(district: Store, clock: Clock,

@@ -30,14 +30,14 @@ def review(obj: Context, case_id: str, decision: str | None, comment: str,
            reviewer: str | None) -> None:
     """Township decision on a submitted case: --approve or --return."""
     from villagebook.domain.enums import ReviewDecision
-    from villagebook.services.cases import review_case
+    from villagebook.services.oversight import decide
     from villagebook.services.setup import unit_name
 
     if decision is None:
         raise click.UsageError(_("Say --approve or --return"))
     with user_errors("review"), obj.open() as store:
         who = reviewer or unit_name(store, store.node.unit_code) or store.node.unit_code
-        review_case(store, case_id, ReviewDecision(decision), comment, who)
+        decide(store, case_id, ReviewDecision(decision), comment, who)
     message = (_("Approved case {id}") if decision == "approve"
                else _("Returned case {id} for revision"))
     click.echo(message.format(id=case_id))

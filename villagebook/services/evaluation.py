@@ -237,6 +237,8 @@ _ADOPTED_FIELDS = ("direction", "aspects", "problem_addressed", "measures", "pri
 def adopt_case(store: Store, origin_id: str, lead_person: str,
                title: str | None = None) -> str:
     """Another unit adopts a model case: a new draft of its own, linked to the origin."""
+    if store.node.role is not Role.VILLAGE:
+        raise Refused("Only a village or section node adopts model cases")
     origin = get_case(store, origin_id)
     if not is_model(store, origin_id):
         raise Refused("Case {id} is not a model case; only model cases can be adopted",

@@ -17,7 +17,7 @@ import os
 import tempfile
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from villagebook.domain.rules import is_overdue
 from villagebook.i18n import N_, _
 from villagebook.services.errors import Refused
 from villagebook.services.evaluation import summarise
-from villagebook.services.explain import award_label, explain_line, group_label
+from villagebook.services.explain import award_label, explain_line
 from villagebook.services.ranking import rank, ranked_units
 from villagebook.store.node import Store
 
@@ -58,6 +58,8 @@ class Report:
 
     columns: list[Column]
     rows: list[tuple[str, list[Any]]]
+    #: Sheets a spreadsheet always has, in this order, even when empty.
+    sheets: list[str] = field(default_factory=list)
 
 
 def display_width(value: object) -> int:
@@ -93,7 +95,7 @@ def case_report(store: Store) -> Report:
     """Every case of this node's units, with its latest review and its score."""
     units = _units(store)
     columns = [Column(h) for h in (
-        N_("Township / street"), N_("Unit code"), N_("Unit"), N_("Case title"),
+        N_("Township / street"), N_("Unit code"), N_("Unit name"), N_("Case title"),
         N_("Lead person"), N_("Contact"), N_("Start date"), N_("Direction"), N_("Status"),
         N_("Latest review"), N_("Reviewed on"))]
     columns += [Column(N_("Review comment"), wrap=True)]
@@ -135,7 +137,7 @@ def problem_report(store: Store) -> Report:
     units = _units(store)
     today = store.today()
     columns = [Column(h) for h in (
-        N_("Township / street"), N_("Unit code"), N_("Unit"), N_("Problem title"))]
+        N_("Township / street"), N_("Unit code"), N_("Unit name"), N_("Problem title"))]
     columns += [Column(N_("Description"), wrap=True)]
     columns += [Column(h) for h in (
         N_("Category"), N_("Source"), N_("Reported on"), N_("Reporter"), N_("Urgency"),
@@ -166,7 +168,7 @@ def rank_report(store: Store, period: str | None = None) -> Report:
     """The ranking of a period, one sheet per group, with every score's breakdown."""
     ranking = rank(store, period)
     columns = [Column(h) for h in (
-        N_("Period"), N_("Rank"), N_("Unit code"), N_("Unit"), N_("Township / street"),
+        N_("Period"), N_("Rank"), N_("Unit code"), N_("Unit name"), N_("Township / street"),
         N_("Total points"),
         N_("Expert score points"), N_("Approved case points"), N_("Resolved-in-time points"),
         N_("Overdue penalty"), N_("Award"))]
@@ -174,12 +176,18 @@ def rank_report(store: Store, period: str | None = None) -> Report:
     rows: list[tuple[str, list[Any]]] = []
     for kind, members in ranking.groups.items():
         for unit in members:
-            rows.append((group_label(kind), [
+            rows.append((_sheet_of_group(kind), [
                 ranking.period.code, unit.rank, unit.code, unit.name, unit.township_name,
                 unit.total, *(round(line.points, 2) for line in unit.lines),
                 award_label(unit.award), "\n".join(explain_line(line) for line in unit.lines),
             ]))
-    return Report(columns, rows)
+    return Report(columns, rows, [_sheet_of_group(kind) for kind in ranking.groups])
+
+
+def _sheet_of_group(kind: str) -> str:
+    if kind == "section":
+        return _("Sections, offices and stations")
+    return _("Villages and communities")
 
 
 def build(store: Store, kind: str, period: str | None = None) -> Report:
@@ -248,7 +256,7 @@ def _sheets(report: Report, *, by_sheet: bool) -> dict[str, list[list[Any]]]:
     names = {sheet for sheet, _row in report.rows}
     if not by_sheet and len(names) <= 1:
         return {next(iter(names), "") or _("Report"): [row for _s, row in report.rows]}
-    sheets: dict[str, list[list[Any]]] = {}
+    sheets: dict[str, list[list[Any]]] = {name: [] for name in report.sheets}
     for sheet, row in report.rows:
         sheets.setdefault(sheet or _("Other"), []).append(row)
     return sheets
@@ -264,6 +272,7 @@ def _sheet_title(name: str, taken: set[str]) -> str:
 
 
 def _write_xlsx(report: Report, path: Path, *, by_sheet: bool) -> None:
+    """One sheet per township or group (`by_sheet` forces it for a single one)."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
