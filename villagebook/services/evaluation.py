@@ -258,3 +258,29 @@ def adoptions_of(store: Store, origin_id: str) -> list[dict[str, Any]]:
         "ORDER BY unit_code, id", (origin_id,))
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+@dataclass(frozen=True)
+class ScorableCase:
+    """An approved or scored case as the scoring list shows it."""
+
+    case_id: str
+    unit_name: str
+    title: str
+    status: str
+    score: CaseScore | None
+
+
+def scorable_cases(store: Store) -> list[ScorableCase]:
+    """Approved cases (waiting for experts) first, then scored ones; by unit and title."""
+    marks: dict[str, list[int]] = {}
+    for case_id, score in store.conn.execute(
+            "SELECT case_id, score FROM score WHERE score IS NOT NULL ORDER BY case_id"):
+        marks.setdefault(case_id, []).append(int(score))
+    rows = store.conn.execute(
+        "SELECT c.id, coalesce(u.name, c.unit_code), coalesce(c.title, ''), c.status "
+        "FROM innovation_case c LEFT JOIN unit u ON u.code = c.unit_code "
+        "WHERE c.status IN (?, ?) ORDER BY c.status = ?, c.unit_code, c.title, c.id",
+        (CaseStatus.APPROVED.value, CaseStatus.SCORED.value, CaseStatus.SCORED.value))
+    return [ScorableCase(case_id, unit, title, status, summarise(marks.get(case_id, [])))
+            for case_id, unit, title, status in rows]

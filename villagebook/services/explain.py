@@ -64,3 +64,41 @@ def explain_case_score(summary: CaseScore | None) -> str:
         return _("Not scored yet")
     return _("{mean} points (experts: {count}, lowest {low}, highest {high})").format(
         mean=points(summary.mean), count=summary.experts, low=summary.low, high=summary.high)
+
+
+def display_value(entity_name: str, field_name: str, value: object) -> str:
+    """A stored value as users read it: choice labels translated, lists joined, yes/no."""
+    from villagebook.domain.fields import ENTITIES
+
+    spec = ENTITIES[entity_name].field(field_name)
+    if value is None or value == [] or value == "":
+        return ""
+    if spec.choices is not None:
+        codes = value if isinstance(value, list) else [value]
+        labels = []
+        for code in codes:
+            try:
+                labels.append(_(spec.choices(str(code)).label))
+            except ValueError:
+                labels.append(str(code))
+        return "、".join(labels)
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def record_lines(entity_name: str, record: dict[str, object],
+                 skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """(translated label, display value) of every filled field of a record."""
+    from villagebook.domain.fields import ENTITIES
+
+    lines = []
+    for spec in ENTITIES[entity_name].fields:
+        if spec.name in skip:
+            continue
+        shown = display_value(entity_name, spec.name, record.get(spec.name))
+        if shown:
+            lines.append((_(spec.label), shown))
+    return lines
