@@ -243,7 +243,9 @@ def local_changes(
 
 
 @dataclass
-class _Set:
+class ChangeSet:
+    """One write of one record: its field values and, per field, what it replaces."""
+
     set_id: str
     entity: str
     record_id: str
@@ -258,16 +260,16 @@ class _Set:
                 encode(self.fields), encode(self.replaces))
 
 
-def _group(changes: Iterable[ChangeRecord]) -> dict[str, _Set]:
+def _group(changes: Iterable[ChangeRecord]) -> dict[str, ChangeSet]:
     """Field changes grouped into their change sets; refuses inconsistent ones."""
-    sets: dict[str, _Set] = {}
+    sets: dict[str, ChangeSet] = {}
     for change in changes:
         set_id = change.set_id
         if change.change_id != f"{set_id}-{change.field}" or not _SET_ID.match(set_id):
             raise MalformedChange(f"change id {change.change_id!r} does not match its content")
         found = sets.get(set_id)
         if found is None:
-            found = sets[set_id] = _Set(set_id, change.entity, change.record_id, change.hlc,
+            found = sets[set_id] = ChangeSet(set_id, change.entity, change.record_id, change.hlc,
                                         change.device_id, change.unit, {}, {})
         elif (found.entity, found.record_id, found.unit) != (
             change.entity, change.record_id, change.unit
@@ -279,7 +281,7 @@ def _group(changes: Iterable[ChangeRecord]) -> dict[str, _Set]:
     return sets
 
 
-def _insert_sets(conn: sqlite3.Connection, sets: Iterable[_Set]) -> None:
+def _insert_sets(conn: sqlite3.Connection, sets: Iterable[ChangeSet]) -> None:
     conn.executemany(
         "INSERT INTO change_set (set_id, entity, record_id, hlc, device_id, unit, fields, "
         "replaces) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -293,9 +295,32 @@ def apply(conn: sqlite3.Connection, changes: Iterable[ChangeRecord]) -> ApplyOut
     Call inside a transaction. Idempotent and order-independent. Raises
     MalformedChange (before writing anything) for changes that contradict their ids.
     """
+    return _apply_grouped(conn, _group(changes))
+
+
+def apply_sets(conn: sqlite3.Connection, change_sets: Iterable[ChangeSet]) -> ApplyOutcome:
+    """`apply` for changes that arrive already grouped in change sets (sync bundles).
+
+    Same result as `apply` of the sets' field changes, without expanding each
+    value to canonical JSON and back. Raises MalformedChange for a set whose id
+    does not match its timestamp and device, or a set given twice.
+    """
+    grouped: dict[str, ChangeSet] = {}
+    for change_set in change_sets:
+        set_id = change_set.set_id
+        if set_id != set_id_for(change_set.hlc, change_set.device_id) or not _SET_ID.match(
+            set_id
+        ):
+            raise MalformedChange(f"change set id {set_id!r} does not match its content")
+        if set_id in grouped:
+            raise MalformedChange(f"change set {set_id} given twice")
+        grouped[set_id] = change_set
+    return _apply_grouped(conn, grouped)
+
+
+def _apply_grouped(conn: sqlite3.Connection, sets: dict[str, ChangeSet]) -> ApplyOutcome:
     outcome = ApplyOutcome()
-    sets = _group(changes)
-    fresh: list[_Set] = []
+    fresh: list[ChangeSet] = []
     ids = list(sets)
     for part in chunks(ids):
         rows = conn.execute(
@@ -323,7 +348,7 @@ def apply(conn: sqlite3.Connection, changes: Iterable[ChangeRecord]) -> ApplyOut
     return outcome
 
 
-def _complete_set(conn: sqlite3.Connection, incoming: _Set, held_fields: dict[str, Any],
+def _complete_set(conn: sqlite3.Connection, incoming: ChangeSet, held_fields: dict[str, Any],
                   extra: set[str]) -> None:
     row = conn.execute("SELECT replaces FROM change_set WHERE set_id = ?",
                        (incoming.set_id,)).fetchone()
@@ -356,7 +381,7 @@ def apply_minted(
     projection is written straight from the values, with no JSON round trip.
     """
     _insert_sets(conn, (
-        _Set(set_id_for(r.hlc, device_id), entity.name, r.record_id, r.hlc, device_id, r.unit,
+        ChangeSet(set_id_for(r.hlc, device_id), entity.name, r.record_id, r.hlc, device_id, r.unit,
              dict(r.values), {})
         for r in records
     ))
@@ -397,7 +422,8 @@ def _note_conflicts(conn: sqlite3.Connection, entity: str,
                      ((entity, rid) for rid in heads))
     conn.executemany(
         "INSERT INTO conflict (entity, record_id, field) VALUES (?, ?, ?)",
-        ((entity, rid, name) for rid, fields in heads.items()
+        # A deleted record has nothing left to settle, however many wrote to it.
+        ((entity, rid, name) for rid, fields in heads.items() if DELETED_FIELD not in fields
          for name, candidates in fields.items() if len(candidates) > 1),
     )
 

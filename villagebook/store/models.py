@@ -187,3 +187,60 @@ class ModelCase(SQLModel, table=True):
     date: str | None = None
     withdrawn: bool | None = None
     updated_hlc: int = 0
+
+
+# Sync
+
+
+class SyncKey(SQLModel, table=True):
+    """A public key this node trusts for a unit: trusted here directly, or enrolled
+    through a trusted key (`enrolled_by`). Revoked keys stay, marked."""
+
+    __tablename__ = "sync_key"
+    key_id: str = Field(primary_key=True)
+    public_key: str
+    unit_code: str = Field(index=True)
+    parent_code: str | None = None
+    role: str
+    device_id: str | None = None
+    enrolled_by: str | None = None
+    trusted_at: str
+    revoked_at: str | None = None
+
+
+class SyncSegment(SQLModel, table=True):
+    """One origin's signed segment this node has merged, and where its bytes are
+    kept (a stored bundle file and the member prefix) for relaying."""
+
+    __tablename__ = "sync_segment"
+    segment_id: str = Field(primary_key=True)
+    key_id: str
+    origin_unit: str = Field(index=True)
+    receiver: str
+    seq: int
+    created_at: str
+    received_at: str
+    changes: int
+    bundle_file: str
+    prefix: str
+
+
+class SyncPeer(SQLModel, table=True):
+    """What a neighbour unit said it holds (its acks, JSON) and our bundle counter to it."""
+
+    __tablename__ = "sync_peer"
+    unit_code: str = Field(primary_key=True)
+    acks: str
+    acked_local_seq: int = 0
+    next_seq: int = 1
+
+
+class SyncSent(SQLModel, table=True):
+    """A bundle this node wrote: for whom, its number, the last own change it carried."""
+
+    __tablename__ = "sync_sent"
+    receiver: str = Field(primary_key=True)
+    seq: int = Field(primary_key=True)
+    max_local_seq: int
+    created_at: str
+    file_name: str

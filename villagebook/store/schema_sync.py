@@ -5,6 +5,57 @@ Append new steps at the end; never edit or reorder a released one.
 
 from __future__ import annotations
 
-from villagebook.store.migrations_base import Step
+import sqlite3
 
-STEPS: tuple[Step, ...] = ()
+from villagebook.store.migrations_base import Step, run_script
+
+_V1_TABLES = """
+CREATE TABLE sync_key (
+    key_id VARCHAR NOT NULL PRIMARY KEY,
+    public_key VARCHAR NOT NULL,
+    unit_code VARCHAR NOT NULL,
+    parent_code VARCHAR,
+    role VARCHAR NOT NULL,
+    device_id VARCHAR,
+    enrolled_by VARCHAR,
+    trusted_at VARCHAR NOT NULL,
+    revoked_at VARCHAR
+);
+CREATE INDEX ix_sync_key_unit_code ON sync_key (unit_code);
+CREATE TABLE sync_segment (
+    segment_id VARCHAR NOT NULL PRIMARY KEY,
+    key_id VARCHAR NOT NULL,
+    origin_unit VARCHAR NOT NULL,
+    receiver VARCHAR NOT NULL,
+    seq INTEGER NOT NULL,
+    created_at VARCHAR NOT NULL,
+    received_at VARCHAR NOT NULL,
+    changes INTEGER NOT NULL,
+    bundle_file VARCHAR NOT NULL,
+    prefix VARCHAR NOT NULL
+);
+CREATE INDEX ix_sync_segment_origin_unit ON sync_segment (origin_unit);
+CREATE TABLE sync_peer (
+    unit_code VARCHAR NOT NULL PRIMARY KEY,
+    acks VARCHAR NOT NULL,
+    acked_local_seq INTEGER NOT NULL,
+    next_seq INTEGER NOT NULL
+);
+CREATE TABLE sync_sent (
+    receiver VARCHAR NOT NULL,
+    seq INTEGER NOT NULL,
+    max_local_seq INTEGER NOT NULL,
+    created_at VARCHAR NOT NULL,
+    file_name VARCHAR NOT NULL,
+    PRIMARY KEY (receiver, seq)
+)
+"""
+
+
+def _tables(conn: sqlite3.Connection) -> None:
+    run_script(conn, _V1_TABLES)
+
+
+STEPS: tuple[Step, ...] = (
+    ("sync-1-keys-segments-peers", _tables),
+)

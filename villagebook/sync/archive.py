@@ -1,0 +1,156 @@
+"""Reading an untrusted bundle archive without trusting anything in it.
+
+Never `extractall`: every member is checked against a strict name pattern, the
+entry count, per-member and total sizes and the compression ratio are capped,
+and members are read in chunks under a byte cap. Any damage (truncation, a bit
+flip in compressed data, a bad CRC) becomes a `BundleRejected`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import stat
+import zipfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from villagebook.sync import format as fmt
+from villagebook.sync.errors import BundleRejected
+
+_CHUNK = 1 << 20
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
+                NotImplementedError, RuntimeError)
+
+
+def damaged() -> BundleRejected:
+    """The refusal for an archive that cannot be read as a whole."""
+    return BundleRejected("damaged", "The file is not a complete bundle (damaged or truncated)")
+
+
+def _unsafe(name: str) -> BundleRejected:
+    return BundleRejected("bad_member", "The bundle holds an unexpected member {name}",
+                          name=name[:120].encode("unicode_escape").decode("ascii"))
+
+
+def _too_large(what: str) -> BundleRejected:
+    return BundleRejected("too_large",
+                          "The bundle exceeds a safety limit ({what}); it was not opened",
+                          what=what)
+
+
+def _cap_of(name: str) -> int:
+    if name.endswith(fmt.MANIFEST):
+        return fmt.MAX_MANIFEST_BYTES
+    if name.endswith(fmt.SIGNATURE):
+        return fmt.MAX_SIGNATURE_BYTES
+    return fmt.MAX_PAYLOAD_BYTES
+
+
+class SafeArchive:
+    """A bundle archive opened for checked, bounded reads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            if path.stat().st_size > fmt.MAX_BUNDLE_BYTES:
+                raise _too_large("file size")
+            self._zip = zipfile.ZipFile(path)
+        except BundleRejected:
+            raise
+        except _READ_ERRORS:
+            raise damaged() from None
+        try:
+            self.members = self._check(self._zip.infolist())
+        except BaseException:
+            self._zip.close()
+            raise
+
+    def close(self) -> None:
+        """Release the file."""
+        self._zip.close()
+
+    def __enter__(self) -> SafeArchive:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _check(infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
+        if len(infos) > fmt.MAX_ENTRIES:
+            raise _too_large("number of members")
+        members: dict[str, zipfile.ZipInfo] = {}
+        total = 0
+        for info in infos:
+            name = info.filename
+            mode = info.external_attr >> 16
+            if (not fmt.MEMBER.match(name) or name in members or info.is_dir()
+                    or stat.S_ISLNK(mode) or info.flag_bits & 0x1
+                    or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)):
+                raise _unsafe(name)
+            if info.file_size > _cap_of(name):
+                raise _too_large("member size")
+            if info.file_size > 65536 and info.file_size > fmt.MAX_RATIO * max(
+                    info.compress_size, 1):
+                raise _too_large("compression ratio")
+            total += info.file_size
+            members[name] = info
+        if total > fmt.MAX_TOTAL_BYTES:
+            raise _too_large("total size")
+        _check_no_overlap(infos)
+        return members
+
+    def read(self, name: str) -> bytes:
+        """A whole (small) member's bytes, at most its cap."""
+        return b"".join(self.chunks(name))
+
+    def chunks(self, name: str) -> Iterator[bytes]:
+        """A member's bytes in chunks; never more than its declared size and cap."""
+        info = self.members.get(name)
+        if info is None:
+            raise BundleRejected("missing_member", "The bundle lacks its member {name}",
+                                 name=name)
+        cap = min(info.file_size, _cap_of(name))
+        seen = 0
+        try:
+            with self._zip.open(info) as handle:
+                while chunk := handle.read(_CHUNK):
+                    seen += len(chunk)
+                    if seen > cap:
+                        raise _too_large("member size")
+                    yield chunk
+        except BundleRejected:
+            raise
+        except _READ_ERRORS:
+            raise damaged() from None
+
+    def sha256(self, name: str) -> tuple[str, int]:
+        """A member's SHA-256 (hex) and size, read in chunks."""
+        digest = hashlib.sha256()
+        size = 0
+        for chunk in self.chunks(name):
+            digest.update(chunk)
+            size += len(chunk)
+        return digest.hexdigest(), size
+
+    def lines(self, name: str) -> Iterator[bytes]:
+        """A member's lines (without the newline), each at most MAX_LINE_BYTES."""
+        rest = b""
+        for chunk in self.chunks(name):
+            rest += chunk
+            *complete, rest = rest.split(b"\n")
+            if len(rest) > fmt.MAX_LINE_BYTES:
+                raise _too_large("line length")
+            yield from complete
+        if rest:
+            yield rest
+
+
+def _check_no_overlap(infos: list[zipfile.ZipInfo]) -> None:
+    # Overlapping entries make a small archive expand many times over ("zip bomb").
+    spans = sorted((info.header_offset, info.compress_size, info.filename) for info in infos)
+    for (start, size, name), (next_start, _, _) in itertools.pairwise(spans):
+        if start + size + 30 > next_start:
+            raise _unsafe(name)

@@ -1,0 +1,242 @@
+"""Writing a signed bundle for a neighbour: the parent going up, a child going down.
+
+The bundle carries this node's own change sets the receiver has not acknowledged
+(all of them with `full`), the stored segments of other origins it lacks, the
+keys this node vouches for, and what this node has received (its acks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from villagebook.services.errors import Refused
+from villagebook.store.changelog import encode
+from villagebook.store.node import Store, system_now
+from villagebook.sync import format as fmt
+from villagebook.sync import trust
+from villagebook.sync.authorise import may_write
+from villagebook.sync.identity import load_secret_key
+from villagebook.sync.merge import STORED_DIR
+from villagebook.sync.minisign import sign
+
+_UNSAFE_NAME = re.compile(r"[^\w.-]+")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """A bundle written."""
+
+    path: Path
+    receiver: str
+    seq: int
+    sets: int
+    changes: int
+    segments: int
+
+
+@dataclass
+class _Payload:
+    size: int = 0
+    sets: int = 0
+    changes: int = 0
+    sha256: str = ""
+
+
+def receiver_of(store: Store, to: str | None) -> tuple[str, bool]:
+    """The receiver's unit and whether it is this node's parent (going up)."""
+    node = store.node
+    parent = trust.own_parent(store.conn, node.unit_code)
+    receiver = (to or parent or "").strip()
+    if not receiver:
+        raise Refused("This node has no parent unit; name the receiver with --to")
+    if receiver == parent:
+        return receiver, True
+    below = trust.hierarchy(store).parent(receiver) == node.unit_code or \
+        trust.own_parent(store.conn, receiver) == node.unit_code
+    if not below:
+        raise Refused("Unit {unit} is neither this node's parent nor a unit under it",
+                      unit=receiver)
+    return receiver, False
+
+
+def export_bundle(store: Store, to: str | None = None, out: Path | None = None,
+                  *, full: bool = False) -> ExportResult:
+    """Write a signed bundle for `to` (default: the parent) into `out` (a folder or file)."""
+    receiver, upward = receiver_of(store, to)
+    secret = load_secret_key(store.home)
+    with store.transaction() as conn:
+        peer = _peer(conn, receiver)
+        seq = int(peer["next_seq"])
+        target = _target(store, out, receiver, seq)
+        temp = target.with_name(f".{target.name}.part")
+        try:
+            result = _write(store, temp, receiver, upward, seq, peer, full, secret)
+            os.replace(temp, target)
+        finally:
+            temp.unlink(missing_ok=True)
+        conn.execute("INSERT INTO sync_peer (unit_code, acks, acked_local_seq, next_seq) "
+                     "VALUES (?, '{}', 0, ?) ON CONFLICT(unit_code) DO UPDATE SET "
+                     "next_seq = excluded.next_seq", (receiver, seq + 1))
+        conn.execute("INSERT INTO sync_sent (receiver, seq, max_local_seq, created_at, "
+                     "file_name) VALUES (?, ?, ?, ?, ?)",
+                     (receiver, seq, result[0], system_now().isoformat(timespec="seconds"),
+                      target.name))
+    return ExportResult(target, receiver, seq, *result[1:])
+
+
+def _peer(conn: sqlite3.Connection, receiver: str) -> dict[str, Any]:
+    row = conn.execute("SELECT acks, acked_local_seq, next_seq FROM sync_peer "
+                       "WHERE unit_code = ?", (receiver,)).fetchone()
+    if row is None:
+        return {"acks": {}, "acked_local_seq": 0, "next_seq": 1}
+    return {"acks": json.loads(row[0]), "acked_local_seq": row[1], "next_seq": row[2]}
+
+
+def _unit_name(store: Store, code: str) -> str:
+    row = store.conn.execute("SELECT name FROM unit WHERE code = ?", (code,)).fetchone()
+    name = _UNSAFE_NAME.sub("_", str(row[0])).strip("._") if row and row[0] else ""
+    return name[:40] or code
+
+
+def _target(store: Store, out: Path | None, receiver: str, seq: int) -> Path:
+    folder = out if out is not None else store.home / "outbox"
+    if out is not None and out.suffix == fmt.SUFFIX:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        return out
+    folder.mkdir(parents=True, exist_ok=True)
+    sender = _unit_name(store, store.node.unit_code)
+    return folder / f"{sender}-{_unit_name(store, receiver)}-{seq:04d}{fmt.SUFFIX}"
+
+
+def _write(store: Store, temp: Path, receiver: str, upward: bool, seq: int,
+           peer: dict[str, Any], full: bool, secret: Any) -> tuple[int, int, int, int]:
+    mine = trust.own_key(store)
+    hierarchy = trust.hierarchy(store)
+    newest = int(store.conn.execute("SELECT coalesce(max(seq), 0) FROM change_set")
+                 .fetchone()[0])
+    since = 0 if full else int(peer["acked_local_seq"])
+    with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        with zf.open(fmt.PAYLOAD, "w", force_zip64=True) as handle:
+            payload = _write_own(store, handle, mine, hierarchy, receiver, upward, since)
+        relayed = [_copy_segment(store, zf, row) for row in
+                   _segments_to_relay(store, receiver, upward, peer["acks"], full, hierarchy)]
+        manifest = _manifest(store, mine, receiver, seq, payload, relayed)
+        raw = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode()
+        zf.writestr(fmt.MANIFEST, raw)
+        comment = fmt.trusted_comment(mine.unit, receiver, seq)
+        zf.writestr(fmt.SIGNATURE, sign(secret, raw, comment,
+                                        f"villagebook bundle signed by key {mine.key_id}"))
+    with temp.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    return newest, payload.sets, payload.changes, len(relayed)
+
+
+def _write_own(store: Store, handle: IO[bytes], mine: trust.TrustedKey,
+               hierarchy: trust.Hierarchy, receiver: str, upward: bool,
+               since: int) -> _Payload:
+    payload = _Payload()
+    digest = hashlib.sha256()
+    for line, count in _own_lines(store, mine, hierarchy, receiver, upward, since):
+        handle.write(line)
+        digest.update(line)
+        payload.size += len(line)
+        payload.sets += 1
+        payload.changes += count
+    payload.sha256 = digest.hexdigest()
+    return payload
+
+
+def _own_lines(store: Store, mine: trust.TrustedKey, hierarchy: trust.Hierarchy,
+               receiver: str, upward: bool, since: int) -> Iterator[tuple[bytes, int]]:
+    """This device's change sets, each cut to the fields the receiver will accept."""
+    rows = store.conn.execute(
+        "SELECT entity, record_id, hlc, unit, fields, replaces FROM change_set "
+        "WHERE device_id = ? AND seq > ? ORDER BY seq", (mine.device_id, since))
+    for entity, record_id, hlc, unit, fields_text, replaces_text in rows:
+        if not upward and not (hierarchy.below(unit, receiver)
+                               or hierarchy.below(mine.unit, unit)):
+            continue
+        fields = {name: value for name, value in json.loads(fields_text).items()
+                  if may_write(mine.unit, mine.role, entity, name, value, unit, hierarchy)}
+        if not fields:
+            continue  # e.g. demo records of other units: they stay on this node
+        replaces = {k: v for k, v in json.loads(replaces_text).items() if k in fields}
+        line = {"entity": entity, "record": record_id, "hlc": hlc, "device": mine.device_id,
+                "unit": unit, "fields": fields}
+        if replaces:
+            line["replaces"] = replaces
+        yield (encode(line) + "\n").encode("utf-8"), len(fields)
+
+
+def _segments_to_relay(store: Store, receiver: str, upward: bool,
+                       acks: dict[str, list[list[int]]], full: bool,
+                       hierarchy: trust.Hierarchy) -> list[tuple[str, str, str]]:
+    node = store.node
+    rows = store.conn.execute(
+        "SELECT s.segment_id, s.origin_unit, s.bundle_file, s.prefix FROM sync_segment s "
+        "JOIN sync_key k ON k.key_id = s.key_id WHERE k.revoked_at IS NULL "
+        "AND s.origin_unit != ? ORDER BY s.segment_id", (receiver,))
+    chosen = []
+    for segment, origin, bundle_file, prefix in rows:
+        inside = hierarchy.below(origin, node.unit_code) if upward else \
+            (origin != node.unit_code and hierarchy.below(node.unit_code, origin))
+        stream, number = fmt.stream_of(segment)
+        if inside and (full or not fmt.in_ranges(number, acks.get(stream, []))):
+            chosen.append((segment, bundle_file, prefix))
+    return chosen
+
+
+def _copy_segment(store: Store, zf: zipfile.ZipFile,
+                  row: tuple[str, str, str]) -> dict[str, str]:
+    segment, bundle_file, prefix = row
+    listed = {"segment": segment}
+    with zipfile.ZipFile(store.home / STORED_DIR / bundle_file) as source:
+        for name, key in ((fmt.MANIFEST, "manifest_sha256"), (fmt.SIGNATURE, "signature_sha256"),
+                          (fmt.PAYLOAD, "payload_sha256")):
+            digest = hashlib.sha256()
+            with source.open(prefix + name) as src, \
+                    zf.open(f"{fmt.SEGMENT_DIR}{segment}/{name}", "w", force_zip64=True) as dst:
+                while chunk := src.read(1 << 20):
+                    digest.update(chunk)
+                    dst.write(chunk)
+            listed[key] = digest.hexdigest()
+    return listed
+
+
+def _manifest(store: Store, mine: trust.TrustedKey, receiver: str, seq: int,
+              payload: _Payload, relayed: list[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "format": fmt.FORMAT,
+        "version": fmt.VERSION,
+        "origin": {"unit": mine.unit, "role": mine.role, "key_id": mine.key_id,
+                   "device": mine.device_id},
+        "receiver": receiver,
+        "seq": seq,
+        "created_at": system_now().isoformat(timespec="seconds"),
+        "created_hlc": store.tick(),
+        "payload": {"name": fmt.PAYLOAD, "size": payload.size, "sha256": payload.sha256,
+                    "sets": payload.sets, "changes": payload.changes},
+        "relayed": relayed,
+        "enrolments": [{"key": e.key, "unit": e.unit, "parent": e.parent, "role": e.role}
+                       for e in trust.enrolments_for(store, receiver)],
+        "revocations": trust.revocations_for(store),
+        "acks": held_streams(store.conn),
+    }
+
+
+def held_streams(conn: sqlite3.Connection) -> dict[str, list[list[int]]]:
+    """Every segment stream this node holds, as ranges of numbers (its acks)."""
+    streams: dict[str, list[int]] = {}
+    for key_id, receiver, seq in conn.execute(
+            "SELECT key_id, receiver, seq FROM sync_segment ORDER BY key_id, receiver, seq"):
+        streams.setdefault(f"{key_id}>{receiver}", []).append(seq)
+    return {stream: fmt.to_ranges(numbers) for stream, numbers in streams.items()}

@@ -1,0 +1,241 @@
+"""The bundle format, version 1: names, limits, and the signed manifest.
+
+A bundle is a zip archive. At its root, the sender's own *segment*:
+`manifest.json` (canonical JSON), `manifest.minisig` (a minisign signature of
+it) and `changes.jsonl` (one change set per line). Relayed segments of other
+origins sit unmodified under `segments/<segment id>/` with the same three names.
+The root manifest lists the hashes of every other member, so one signature
+covers the whole archive. See docs/SYNC.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from villagebook.sync.errors import BundleRejected
+
+FORMAT = "villagebook-bundle"
+VERSION = 1
+SUFFIX = ".vbundle"
+MANIFEST = "manifest.json"
+SIGNATURE = "manifest.minisig"
+PAYLOAD = "changes.jsonl"
+SEGMENT_DIR = "segments/"
+
+#: Limits for reading untrusted archives (entries, sizes, compression ratio).
+MAX_BUNDLE_BYTES = 4 << 30
+MAX_ENTRIES = 3 * 5000 + 3
+MAX_MANIFEST_BYTES = 8 << 20
+MAX_SIGNATURE_BYTES = 4096
+MAX_PAYLOAD_BYTES = 2 << 30
+MAX_TOTAL_BYTES = 8 << 30
+MAX_RATIO = 200
+MAX_LINE_BYTES = 1 << 20
+
+UNIT = re.compile(r"^\d{12}$")
+KEY_ID = re.compile(r"^[0-9A-F]{16}$")
+DEVICE = re.compile(r"^[0-9a-z]{1,64}$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SEGMENT_ID = re.compile(r"^[0-9A-F]{16}-\d{12}-[1-9]\d{0,8}$")
+_NAMES = "manifest\\.json|manifest\\.minisig|changes\\.jsonl"
+MEMBER = re.compile(
+    rf"^(?:({_NAMES})|segments/([0-9A-F]{{16}}-\d{{12}}-[1-9]\d{{0,8}})/({_NAMES}))$")
+ROLES = ("village", "township", "district")
+
+
+def segment_id(key_id: str, receiver: str, seq: int) -> str:
+    """A segment's id: who signed it, for whom, and its number in that stream."""
+    return f"{key_id}-{receiver}-{seq}"
+
+
+def stream_of(segment: str) -> tuple[str, int]:
+    """(stream id `KEY>RECEIVER`, sequence number) of a segment id."""
+    key_id, receiver, seq = segment.split("-")
+    return f"{key_id}>{receiver}", int(seq)
+
+
+def trusted_comment(origin: str, receiver: str, seq: int) -> str:
+    """The signed one-line summary `minisign -V` shows."""
+    return f"{FORMAT} {VERSION} from {origin} to {receiver} number {seq}"
+
+
+@dataclass(frozen=True)
+class Payload:
+    """The signed description of a segment's change file."""
+
+    size: int
+    sha256: str
+    sets: int
+    changes: int
+
+
+@dataclass(frozen=True)
+class Relayed:
+    """A relayed segment as the carrying manifest lists it (hashes of its 3 members)."""
+
+    segment: str
+    manifest_sha256: str
+    signature_sha256: str
+    payload_sha256: str
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """A key vouched for by the sender: a unit under it, or the sender's parent."""
+
+    key: str
+    unit: str
+    parent: str | None
+    role: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A verified, parsed manifest."""
+
+    origin: str
+    role: str
+    key_id: str
+    device: str
+    receiver: str
+    seq: int
+    created_at: str
+    created_hlc: int
+    payload: Payload
+    relayed: tuple[Relayed, ...]
+    enrolments: tuple[Enrolment, ...]
+    revocations: tuple[str, ...]
+    acks: dict[str, list[list[int]]]
+
+    @property
+    def segment(self) -> str:
+        """This manifest's segment id."""
+        return segment_id(self.key_id, self.receiver, self.seq)
+
+
+def _bad(what: str) -> BundleRejected:
+    return BundleRejected("bad_manifest", "The bundle's manifest is invalid ({what})", what=what)
+
+
+def _get(data: dict[str, Any], key: str, kind: type,
+         pattern: re.Pattern[str] | None = None) -> Any:
+    value = data.get(key)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise _bad(key)
+    if pattern is not None and not pattern.match(str(value)):
+        raise _bad(key)
+    return value
+
+
+def _count(data: dict[str, Any], key: str) -> int:
+    value = _get(data, key, int)
+    if not 0 <= value < 1 << 62:
+        raise _bad(key)
+    return int(value)
+
+
+def parse_manifest(data: object) -> Manifest:
+    """Check a decoded manifest's shape; BundleRejected for anything unexpected."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise _bad("format")
+    version = data.get("version")
+    if version != VERSION:
+        if isinstance(version, int) and version > VERSION:
+            raise BundleRejected("future_version", "The bundle uses format version {version}, "
+                                 "newer than this VillageBook understands; please upgrade",
+                                 version=version)
+        raise _bad("version")
+    origin = _get(data, "origin", dict)
+    payload = _get(data, "payload", dict)
+    return Manifest(
+        origin=_get(origin, "unit", str, UNIT),
+        role=_role(_get(origin, "role", str)),
+        key_id=_get(origin, "key_id", str, KEY_ID),
+        device=_get(origin, "device", str, DEVICE),
+        receiver=_get(data, "receiver", str, UNIT),
+        seq=max(1, _count(data, "seq")),
+        created_at=_get(data, "created_at", str)[:40],
+        created_hlc=_count(data, "created_hlc"),
+        payload=Payload(_count(payload, "size"), _get(payload, "sha256", str, SHA256),
+                        _count(payload, "sets"), _count(payload, "changes")),
+        relayed=tuple(_relayed(item) for item in _get(data, "relayed", list)),
+        enrolments=tuple(_enrolment(item) for item in _get(data, "enrolments", list)),
+        revocations=tuple(_revocation(item) for item in _get(data, "revocations", list)),
+        acks=_acks(_get(data, "acks", dict)),
+    )
+
+
+def _role(value: str) -> str:
+    if value not in ROLES:
+        raise _bad("role")
+    return value
+
+
+def _relayed(item: object) -> Relayed:
+    if not isinstance(item, dict):
+        raise _bad("relayed")
+    return Relayed(_get(item, "segment", str, SEGMENT_ID),
+                   _get(item, "manifest_sha256", str, SHA256),
+                   _get(item, "signature_sha256", str, SHA256),
+                   _get(item, "payload_sha256", str, SHA256))
+
+
+def _enrolment(item: object) -> Enrolment:
+    if not isinstance(item, dict):
+        raise _bad("enrolments")
+    parent = item.get("parent")
+    if parent is not None and not (isinstance(parent, str) and UNIT.match(parent)):
+        raise _bad("enrolments")
+    return Enrolment(_get(item, "key", str)[:200], _get(item, "unit", str, UNIT), parent,
+                     _role(_get(item, "role", str)))
+
+
+def _revocation(item: object) -> str:
+    if not isinstance(item, str) or not KEY_ID.match(item):
+        raise _bad("revocations")
+    return item
+
+
+_STREAM = re.compile(r"^[0-9A-F]{16}>\d{12}$")
+
+
+def _acks(data: dict[str, Any]) -> dict[str, list[list[int]]]:
+    acks: dict[str, list[list[int]]] = {}
+    for stream, ranges in data.items():
+        if not _STREAM.match(stream) or not isinstance(ranges, list):
+            raise _bad("acks")
+        for pair in ranges:
+            if not (isinstance(pair, list) and len(pair) == 2
+                    and all(isinstance(n, int) and not isinstance(n, bool) for n in pair)):
+                raise _bad("acks")
+        acks[stream] = ranges
+    return acks
+
+
+def to_ranges(numbers: list[int]) -> list[list[int]]:
+    """Sorted numbers as closed ranges: [1, 2, 3, 7] -> [[1, 3], [7, 7]]."""
+    ranges: list[list[int]] = []
+    for number in sorted(set(numbers)):
+        if ranges and number == ranges[-1][1] + 1:
+            ranges[-1][1] = number
+        else:
+            ranges.append([number, number])
+    return ranges
+
+
+def in_ranges(number: int, ranges: list[list[int]]) -> bool:
+    """Whether `number` lies in one of the closed ranges."""
+    return any(low <= number <= high for low, high in ranges)
+
+
+def union_ranges(first: list[list[int]], second: list[list[int]]) -> list[list[int]]:
+    """The union of two lists of closed ranges, merged and sorted."""
+    merged: list[list[int]] = []
+    for low, high in sorted([*first, *second]):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], high)
+        else:
+            merged.append([low, high])
+    return merged

@@ -1,0 +1,65 @@
+"""What this node has heard, from whom, and what has not arrived.
+
+Each origin numbers its bundles per receiver; a missing number in a stream this
+node should see (addressed to it, or to a unit under it and relayed up) is a
+gap: a lost stick, or a courier holding bundles back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from villagebook.store.node import Store
+from villagebook.sync import trust
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    """One origin's bundles to one receiver, as held here."""
+
+    origin: str
+    key_id: str
+    receiver: str
+    highest: int
+    held: int
+    last_heard: str
+    last_created: str
+    missing: tuple[tuple[int, int], ...]
+
+
+def _missing(numbers: list[int]) -> tuple[tuple[int, int], ...]:
+    gaps = []
+    expected = 1
+    for number in sorted(numbers):
+        if number > expected:
+            gaps.append((expected, number - 1))
+        expected = max(expected, number + 1)
+    return tuple(gaps)
+
+
+def streams(store: Store) -> list[StreamStatus]:
+    """Every stream of segments held, with its gaps, by origin."""
+    node = store.node
+    hierarchy = trust.hierarchy(store)
+    grouped: dict[tuple[str, str, str], list[tuple[int, str, str]]] = {}
+    for origin, key_id, receiver, seq, received, created in store.conn.execute(
+            "SELECT origin_unit, key_id, receiver, seq, received_at, created_at "
+            "FROM sync_segment"):
+        grouped.setdefault((origin, key_id, receiver), []).append((seq, received, created))
+    found = []
+    for (origin, key_id, receiver), rows in sorted(grouped.items()):
+        numbers = [seq for seq, _, _ in rows]
+        watched = hierarchy.below(receiver, node.unit_code)
+        found.append(StreamStatus(
+            origin, key_id, receiver, max(numbers), len(numbers),
+            max(received for _, received, _ in rows), max(created for _, _, created in rows),
+            _missing(numbers) if watched else ()))
+    return found
+
+
+def last_heard(store: Store) -> dict[str, str]:
+    """Per origin unit, when a bundle of it last arrived here."""
+    heard: dict[str, str] = {}
+    for stream in streams(store):
+        heard[stream.origin] = max(heard.get(stream.origin, ""), stream.last_heard)
+    return heard

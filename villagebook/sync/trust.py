@@ -1,0 +1,290 @@
+"""The trust store: which public keys speak for which unit, and the hierarchy
+this node believes in.
+
+A key is trusted *directly* (`keys trust FILE --unit CODE`, after comparing
+fingerprints by phone) or *enrolled*: a trusted township's bundle vouches for
+its villages' keys (and for the district's key, towards its villages). Revoked
+keys stay listed, marked, so their later bundles are refused by name. The
+hierarchy used for authorisation (who is whose parent, who is the district)
+comes from here and from this node's own unit, never from record data alone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from villagebook.services.errors import Refused
+from villagebook.store.node import Store, system_now
+from villagebook.sync import format as fmt
+from villagebook.sync.errors import BundleRejected
+from villagebook.sync.identity import load_public_key
+from villagebook.sync.minisign import KeyFormatError, PublicKey
+
+_COLUMNS = ("key_id, public_key, unit_code, parent_code, role, device_id, enrolled_by, "
+            "trusted_at, revoked_at")
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """A key and the unit it speaks for."""
+
+    key_id: str
+    public_key: PublicKey
+    unit: str
+    parent: str | None
+    role: str
+    device_id: str | None = None
+    enrolled_by: str | None = None
+    trusted_at: str = ""
+    revoked_at: str | None = None
+    own: bool = False
+
+    @property
+    def revoked(self) -> bool:
+        """Whether this key was revoked."""
+        return self.revoked_at is not None
+
+    @property
+    def level(self) -> int:
+        """0 village, 1 township, 2 district."""
+        return fmt.ROLES.index(self.role)
+
+
+def _row_key(row: tuple[str, ...]) -> TrustedKey:
+    return TrustedKey(row[0], PublicKey.from_text(row[1]), row[2], row[3], row[4], row[5],
+                      row[6], row[7], row[8])
+
+
+def own_parent(conn: sqlite3.Connection, unit: str) -> str | None:
+    """The parent of this node's own unit, from its own unit record."""
+    row = conn.execute("SELECT parent_code FROM unit WHERE code = ?", (unit,)).fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def own_key(store: Store) -> TrustedKey:
+    """This node's own key, always trusted for its own unit."""
+    public = load_public_key(store.home)
+    node = store.node
+    return TrustedKey(public.key_id_hex, public, node.unit_code,
+                      own_parent(store.conn, node.unit_code), node.role.value,
+                      node.device_id, own=True)
+
+
+def find_key(store: Store, key_id: str) -> TrustedKey | None:
+    """The trusted (or revoked) key with this id, this node's own included."""
+    mine = own_key(store)
+    if key_id == mine.key_id:
+        return mine
+    row = store.conn.execute(f"SELECT {_COLUMNS} FROM sync_key WHERE key_id = ?",
+                             (key_id,)).fetchone()
+    return _row_key(row) if row else None
+
+
+def list_keys(store: Store) -> list[TrustedKey]:
+    """Every key in the trust store, this node's own first."""
+    rows = store.conn.execute(f"SELECT {_COLUMNS} FROM sync_key ORDER BY unit_code, key_id")
+    return [own_key(store), *(_row_key(row) for row in rows)]
+
+
+def read_public_key(path: Path) -> PublicKey:
+    """A minisign public key file; Refused if it is not one."""
+    try:
+        raw = path.read_bytes()[:8192]
+        return PublicKey.from_text(raw.decode("utf-8"))
+    except (KeyFormatError, UnicodeDecodeError):
+        raise Refused("{path} is not a minisign public key file", path=str(path)) from None
+
+
+def trust_key(store: Store, public: PublicKey, unit: str) -> TrustedKey:
+    """Trust `public` for `unit` directly (its place follows from this node's own)."""
+    if not fmt.UNIT.match(unit):
+        raise Refused("{unit} is not a 12-digit unit code", unit=unit)
+    node = store.node
+    level = fmt.ROLES.index(node.role.value)
+    parent = own_parent(store.conn, node.unit_code)
+    if public.key_id_hex == own_key(store).key_id:
+        raise Refused("This is this node's own key")
+    if unit == node.unit_code:
+        role, unit_parent = node.role.value, parent
+    elif unit == parent:
+        role, unit_parent = fmt.ROLES[level + 1], None
+    elif level == 0:
+        role, unit_parent = fmt.ROLES[2], None  # a village may trust its district directly
+    else:
+        role, unit_parent = fmt.ROLES[level - 1], node.unit_code
+    with store.transaction() as conn:
+        found = find_key(store, public.key_id_hex)
+        if found is not None:
+            _check_same(found, unit)
+            return found
+        key = TrustedKey(public.key_id_hex, public, unit, unit_parent, role,
+                         trusted_at=_now())
+        _insert(conn, key)
+    return key
+
+
+def _check_same(found: TrustedKey, unit: str) -> None:
+    if found.unit != unit:
+        raise Refused("Key {key} is already trusted for unit {unit}", key=found.key_id,
+                      unit=found.unit)
+    if found.revoked:
+        raise Refused("Key {key} was revoked and cannot be trusted again", key=found.key_id)
+
+
+def _insert(conn: sqlite3.Connection, key: TrustedKey) -> None:
+    conn.execute(
+        f"INSERT INTO sync_key ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (key.key_id, key.public_key.base64(), key.unit, key.parent, key.role, key.device_id,
+         key.enrolled_by, key.trusted_at, key.revoked_at),
+    )
+
+
+def _now() -> str:
+    return system_now().isoformat(timespec="seconds")
+
+
+def revoke_key(store: Store, key_id: str) -> TrustedKey:
+    """Revoke a trusted key: its bundles are refused from now on."""
+    key_id = key_id.strip().upper()
+    if key_id == own_key(store).key_id:
+        raise Refused("This node's own key cannot be revoked here")
+    with store.transaction() as conn:
+        found = find_key(store, key_id)
+        if found is None:
+            raise Refused("No trusted key with id {key}", key=key_id)
+        if not found.revoked:
+            conn.execute("UPDATE sync_key SET revoked_at = ? WHERE key_id = ?", (_now(), key_id))
+    found = find_key(store, key_id)
+    assert found is not None
+    return found
+
+
+def accept_enrolment(store: Store, sender: TrustedKey, enrolment: fmt.Enrolment) -> None:
+    """Record a key the sender vouches for, if it may (inside the merge's transaction).
+
+    A sender enrols units directly under it (a township its villages), and,
+    towards its own children only, its parent (the district). Anything else is
+    ignored. A key already known for another unit rejects the bundle.
+    """
+    node = store.node
+    child = enrolment.parent == sender.unit and fmt.ROLES.index(enrolment.role) == sender.level - 1
+    upward = (sender.unit == own_parent(store.conn, node.unit_code)
+              and fmt.ROLES.index(enrolment.role) == sender.level + 1)
+    if not (child or upward) or enrolment.unit == node.unit_code:
+        return
+    try:
+        public = PublicKey.from_text(enrolment.key)
+    except KeyFormatError:
+        raise BundleRejected("bad_manifest", "The bundle's manifest is invalid ({what})",
+                             what="enrolments") from None
+    found = find_key(store, public.key_id_hex)
+    if found is not None:
+        if found.unit != enrolment.unit:
+            raise BundleRejected("conflicting_key", "The bundle vouches for key {key} as unit "
+                                 "{unit}, but it is trusted here for unit {other}",
+                                 key=found.key_id, unit=enrolment.unit, other=found.unit)
+        return
+    _insert(store.conn, TrustedKey(public.key_id_hex, public, enrolment.unit,
+                                   sender.unit if child else None, enrolment.role,
+                                   enrolled_by=sender.key_id, trusted_at=_now()))
+    if upward:
+        store.conn.execute("UPDATE sync_key SET parent_code = ? WHERE unit_code = ? "
+                           "AND parent_code IS NULL", (enrolment.unit, sender.unit))
+
+
+def accept_revocation(store: Store, sender: TrustedKey, key_id: str) -> None:
+    """Revoke a key the sender had vouched for, or one of a unit under it."""
+    found = find_key(store, key_id)
+    if found is None or found.own or found.revoked:
+        return
+    if found.enrolled_by == sender.key_id or found.parent == sender.unit:
+        store.conn.execute("UPDATE sync_key SET revoked_at = ? WHERE key_id = ?",
+                           (_now(), key_id))
+
+
+def bind_device(store: Store, key: TrustedKey, device: str) -> None:
+    """Tie a device id to the key that signs for it: another key may never use it."""
+    if key.device_id is not None:
+        if key.device_id != device:
+            raise _device_mismatch(device)
+        return
+    taken = store.conn.execute("SELECT key_id FROM sync_key WHERE device_id = ?",
+                               (device,)).fetchone()
+    if taken is not None or device == store.node.device_id:
+        raise _device_mismatch(device)
+    store.conn.execute("UPDATE sync_key SET device_id = ? WHERE key_id = ?",
+                       (device, key.key_id))
+
+
+def _device_mismatch(device: str) -> BundleRejected:
+    return BundleRejected("device_mismatch",
+                          "Device {device} already signs with another key", device=device)
+
+
+def enrolments_for(store: Store, receiver: str) -> list[fmt.Enrolment]:
+    """What to vouch for in a bundle to `receiver`: our units' keys going up,
+    our parent's keys going down."""
+    node = store.node
+    parent = own_parent(store.conn, node.unit_code)
+    if receiver == parent:
+        rows = store.conn.execute(
+            "SELECT public_key, unit_code, role FROM sync_key WHERE parent_code = ? "
+            "AND revoked_at IS NULL ORDER BY key_id", (node.unit_code,))
+        return [fmt.Enrolment(key, unit, node.unit_code, role) for key, unit, role in rows]
+    rows = store.conn.execute(
+        "SELECT public_key, unit_code, role FROM sync_key WHERE unit_code = ? "
+        "AND revoked_at IS NULL ORDER BY key_id", (parent,))
+    return [fmt.Enrolment(key, unit, None, role) for key, unit, role in rows]
+
+
+def revocations_for(store: Store) -> list[str]:
+    """Keys of units under this node that it revoked (they travel up)."""
+    rows = store.conn.execute("SELECT key_id FROM sync_key WHERE parent_code = ? AND "
+                              "revoked_at IS NOT NULL ORDER BY key_id", (store.node.unit_code,))
+    return [row[0] for row in rows]
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """Parents and roles of the units this node trusts keys of."""
+
+    parents: dict[str, str]
+    roles: dict[str, str]
+
+    def parent(self, unit: str) -> str | None:
+        """The unit's parent, when known."""
+        return self.parents.get(unit)
+
+    def below(self, unit: str, ancestor: str) -> bool:
+        """Whether `unit` lies under `ancestor` (or is it)."""
+        seen: set[str] = set()
+        current: str | None = unit
+        while current is not None and current not in seen:
+            if current == ancestor:
+                return True
+            seen.add(current)
+            current = self.parents.get(current)
+        return False
+
+
+def hierarchy(store: Store) -> Hierarchy:
+    """The hierarchy as this node trusts it (revoked keys still place their units)."""
+    node = store.node
+    parents: dict[str, str] = {}
+    roles = {node.unit_code: node.role.value}
+    mine = own_parent(store.conn, node.unit_code)
+    if mine:
+        parents[node.unit_code] = mine
+    districts = []
+    for unit, parent, role in store.conn.execute(
+            "SELECT unit_code, parent_code, role FROM sync_key"):
+        roles.setdefault(unit, role)
+        if parent:
+            parents.setdefault(unit, parent)
+        if role == "district":
+            districts.append(unit)
+    if mine and node.role.value == "village" and mine not in parents and len(districts) == 1:
+        parents[mine] = districts[0]
+    return Hierarchy(parents, roles)
