@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from villagebook.i18n import N_
 from villagebook.sync import format as fmt
 from villagebook.sync.errors import BundleRejected
 
@@ -26,17 +27,17 @@ _READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
 
 def damaged() -> BundleRejected:
     """The refusal for an archive that cannot be read as a whole."""
-    return BundleRejected("damaged", "The file is not a complete bundle (damaged or truncated)")
+    return BundleRejected("damaged", N_("The file is not a complete bundle (damaged or truncated)"))
 
 
 def _unsafe(name: str) -> BundleRejected:
-    return BundleRejected("bad_member", "The bundle holds an unexpected member {name}",
+    return BundleRejected("bad_member", N_("The bundle holds an unexpected member {name}"),
                           name=name[:120].encode("unicode_escape").decode("ascii"))
 
 
 def _too_large(what: str) -> BundleRejected:
     return BundleRejected("too_large",
-                          "The bundle exceeds a safety limit ({what}); it was not opened",
+                          N_("The bundle exceeds a safety limit ({what}); it was not opened"),
                           what=what)
 
 
@@ -110,7 +111,7 @@ class SafeArchive:
         """A member's bytes in chunks; never more than its declared size and cap."""
         info = self.members.get(name)
         if info is None:
-            raise BundleRejected("missing_member", "The bundle lacks its member {name}",
+            raise BundleRejected("missing_member", N_("The bundle lacks its member {name}"),
                                  name=name)
         cap = min(info.file_size, _cap_of(name))
         seen = 0

@@ -16,6 +16,7 @@ from typing import Any
 
 from villagebook.domain.authority import Writer, required_writer
 from villagebook.domain.fields import DELETED_FIELD, ENTITIES, Entity, Kind
+from villagebook.i18n import N_
 from villagebook.store.changelog import ChangeSet, chunks
 from villagebook.sync.errors import BundleRejected
 from villagebook.sync.trust import Hierarchy
@@ -39,7 +40,7 @@ def may_write(signer_unit: str, signer_role: str, entity: str, name: str, value:
 
 
 def _refuse(what: str, **params: Any) -> BundleRejected:
-    return BundleRejected("bad_change", "A change record in the bundle is invalid ({what})",
+    return BundleRejected("bad_change", N_("A change record in the bundle is invalid ({what})"),
                           what=what.format(**params))
 
 
@@ -94,8 +95,8 @@ def check_writer(signer_unit: str, signer_role: str, key_id: str, change_set: Ch
                          change_set.unit, hierarchy):
             raise BundleRejected(
                 "unauthorised",
-                "Key {key} of unit {signer} may not write {field} of a {kind} record of "
-                "unit {owner}",
+                N_("Key {key} of unit {signer} may not write {field} of a {kind} record of "
+                "unit {owner}"),
                 key=key_id, signer=signer_unit, field=name, kind=change_set.entity,
                 owner=change_set.unit)
 
@@ -103,7 +104,7 @@ def check_writer(signer_unit: str, signer_role: str, key_id: str, change_set: Ch
 def _wrong_owner(change_set: ChangeSet) -> BundleRejected:
     return BundleRejected(
         "wrong_owner",
-        "A change claims record {record} belongs to unit {owner}, but it does not",
+        N_("A change claims record {record} belongs to unit {owner}, but it does not"),
         record=change_set.record_id, owner=change_set.unit)
 
 
@@ -127,8 +128,8 @@ def check_claims(conn: sqlite3.Connection, sets: Sequence[ChangeSet]) -> set[tup
     held = _held_owners(conn, list(owners))
     for key, unit in owners.items():
         if key in held and held[key] != unit:
-            raise BundleRejected("wrong_owner", "A change claims record {record} belongs to "
-                                 "unit {owner}, but it does not", record=key[1], owner=unit)
+            raise BundleRejected("wrong_owner", N_("A change claims record {record} belongs to "
+                                 "unit {owner}, but it does not"), record=key[1], owner=unit)
     _check_parents(conn, sets, owners)
     return set(held)
 

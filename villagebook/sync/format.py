@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from villagebook.i18n import N_
 from villagebook.sync.errors import BundleRejected
 
 FORMAT = "villagebook-bundle"
@@ -116,7 +117,8 @@ class Manifest:
 
 
 def _bad(what: str) -> BundleRejected:
-    return BundleRejected("bad_manifest", "The bundle's manifest is invalid ({what})", what=what)
+    return BundleRejected("bad_manifest", N_("The bundle's manifest is invalid ({what})"),
+                          what=what)
 
 
 def _get(data: dict[str, Any], key: str, kind: type,
@@ -143,8 +145,8 @@ def parse_manifest(data: object) -> Manifest:
     version = data.get("version")
     if version != VERSION:
         if isinstance(version, int) and version > VERSION:
-            raise BundleRejected("future_version", "The bundle uses format version {version}, "
-                                 "newer than this VillageBook understands; please upgrade",
+            raise BundleRejected("future_version", N_("The bundle uses format version {version}, "
+                                 "newer than this VillageBook understands; please upgrade"),
                                  version=version)
         raise _bad("version")
     origin = _get(data, "origin", dict)

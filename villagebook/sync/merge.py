@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from villagebook.domain.clock import DEFAULT_MAX_DRIFT_MS, ClockDriftError, physical
+from villagebook.i18n import N_
 from villagebook.services.errors import Refused
 from villagebook.store.changelog import ChangeSet, MalformedChange, apply_sets
 from villagebook.store.node import Store, system_now
@@ -78,17 +79,17 @@ def merge_file(store: Store, path: Path, *, dry_run: bool = False,
         result.status = "verified"
     except ClockDriftError as error:
         result.status, result.error = "rejected", BundleRejected(
-            "clock", "A timestamp lies {days:.0f} days in the future; check this laptop's "
-            "clock or the sender's", days=error.ahead_days)
+            "clock", N_("A timestamp lies {days:.0f} days in the future; check this laptop's "
+            "clock or the sender's"), days=error.ahead_days)
     except MalformedChange:
         result.status, result.error = "rejected", BundleRejected(
-            "bad_change", "A change record in the bundle is invalid ({what})",
+            "bad_change", N_("A change record in the bundle is invalid ({what})"),
             what="change set differs from the one held")
     except Refused as error:
         result.status, result.error = "rejected", error
     except (FileNotFoundError, IsADirectoryError, PermissionError):
         result.status, result.error = "rejected", BundleRejected(
-            "unreadable", "Cannot read {path}", path=str(path))
+            "unreadable", N_("Cannot read {path}"), path=str(path))
     return result
 
 
@@ -98,8 +99,8 @@ def _merge(store: Store, archive: SafeArchive, result: MergeResult, dry_run: boo
     manifest = root.manifest
     result.origin, result.receiver, result.seq = manifest.origin, manifest.receiver, manifest.seq
     if manifest.receiver != store.node.unit_code:
-        raise BundleRejected("wrong_receiver", "This bundle was made for unit {receiver}, not "
-                             "for this node's unit {unit}", receiver=manifest.receiver,
+        raise BundleRejected("wrong_receiver", N_("This bundle was made for unit {receiver}, not "
+                             "for this node's unit {unit}"), receiver=manifest.receiver,
                              unit=store.node.unit_code)
     check_members(archive, manifest)
     with store.transaction() as conn:
@@ -147,8 +148,8 @@ def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
     for batch in _batches(_read_sets(archive, segment.payload_name)):
         for change_set in batch:
             if change_set.device_id != manifest.device:
-                raise BundleRejected("bad_change", "A change record in the bundle is invalid "
-                                     "({what})", what="device")
+                raise BundleRejected("bad_change", N_("A change record in the bundle is invalid "
+                                     "({what})"), what="device")
             check_shape(change_set)
             check_writer(key.unit, key.role, key.key_id, change_set, hierarchy)
             if physical(change_set.hlc) > limit:
@@ -162,7 +163,7 @@ def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
         if progress is not None:
             progress(len(batch))
     if (sets, changes) != (manifest.payload.sets, manifest.payload.changes):
-        raise BundleRejected("bad_manifest", "The bundle's manifest is invalid ({what})",
+        raise BundleRejected("bad_manifest", N_("The bundle's manifest is invalid ({what})"),
                              what="payload counts")
     if newest:
         store.observe(newest, DEFAULT_MAX_DRIFT_MS)
@@ -195,7 +196,7 @@ def _read_sets(archive: SafeArchive, name: str) -> Iterator[ChangeSet]:
 
 
 def _bad_line(what: str) -> BundleRejected:
-    return BundleRejected("bad_change", "A change record in the bundle is invalid ({what})",
+    return BundleRejected("bad_change", N_("A change record in the bundle is invalid ({what})"),
                           what=what)
 
 
@@ -204,10 +205,10 @@ def parse_set(line: bytes) -> ChangeSet:
     try:
         data: Any = json.loads(line.decode("utf-8"))
     except UnicodeDecodeError:
-        raise BundleRejected("bad_encoding", "The bundle holds text that is not valid UTF-8") \
+        raise BundleRejected("bad_encoding", N_("The bundle holds text that is not valid UTF-8")) \
             from None
     except ValueError:
-        raise BundleRejected("bad_json", "The bundle holds invalid JSON") from None
+        raise BundleRejected("bad_json", N_("The bundle holds invalid JSON")) from None
     if not isinstance(data, dict):
         raise _bad_line("not an object")
     entity, record, hlc, device, unit = (data.get(k) for k in

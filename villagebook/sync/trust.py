@@ -15,6 +15,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from villagebook.i18n import N_
 from villagebook.services.errors import Refused
 from villagebook.store.node import Store, system_now
 from villagebook.sync import format as fmt
@@ -177,13 +178,13 @@ def accept_enrolment(store: Store, sender: TrustedKey, enrolment: fmt.Enrolment)
     try:
         public = PublicKey.from_text(enrolment.key)
     except KeyFormatError:
-        raise BundleRejected("bad_manifest", "The bundle's manifest is invalid ({what})",
+        raise BundleRejected("bad_manifest", N_("The bundle's manifest is invalid ({what})"),
                              what="enrolments") from None
     found = find_key(store, public.key_id_hex)
     if found is not None:
         if found.unit != enrolment.unit:
-            raise BundleRejected("conflicting_key", "The bundle vouches for key {key} as unit "
-                                 "{unit}, but it is trusted here for unit {other}",
+            raise BundleRejected("conflicting_key", N_("The bundle vouches for key {key} as unit "
+                                 "{unit}, but it is trusted here for unit {other}"),
                                  key=found.key_id, unit=enrolment.unit, other=found.unit)
         return
     _insert(store.conn, TrustedKey(public.key_id_hex, public, enrolment.unit,
@@ -220,7 +221,7 @@ def bind_device(store: Store, key: TrustedKey, device: str) -> None:
 
 def _device_mismatch(device: str) -> BundleRejected:
     return BundleRejected("device_mismatch",
-                          "Device {device} already signs with another key", device=device)
+                          N_("Device {device} already signs with another key"), device=device)
 
 
 def enrolments_for(store: Store, receiver: str) -> list[fmt.Enrolment]:

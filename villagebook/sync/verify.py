@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from villagebook.i18n import N_
 from villagebook.store.node import Store
 from villagebook.sync import format as fmt
 from villagebook.sync.archive import SafeArchive
@@ -33,9 +34,9 @@ class Segment:
 
 def _signature_rejected(error: SignatureError) -> BundleRejected:
     if error.reason in ("bad_signature", "bad_global_signature"):
-        return BundleRejected("bad_signature", "The signature does not match: the bundle was "
-                              "altered or damaged after signing")
-    return BundleRejected("bad_signature", "The bundle's signature is malformed ({what})",
+        return BundleRejected("bad_signature", N_("The signature does not match: the bundle was "
+                              "altered or damaged after signing"))
+    return BundleRejected("bad_signature", N_("The bundle's signature is malformed ({what})"),
                           what=error.reason)
 
 
@@ -47,12 +48,12 @@ def signer_of(store: Store, signature: bytes) -> TrustedKey:
         raise _signature_rejected(error) from None
     key = find_key(store, parsed.key_id_hex)
     if key is None:
-        raise BundleRejected("unknown_key", "Signed by key {key}, which this node does not "
-                             "trust; compare fingerprints and run: villagebook keys trust",
+        raise BundleRejected("unknown_key", N_("Signed by key {key}, which this node does not "
+                             "trust; compare fingerprints and run: villagebook keys trust"),
                              key=parsed.key_id_hex)
     if key.revoked:
-        raise BundleRejected("revoked_key", "Signed by key {key} of unit {unit}, which was "
-                             "revoked", key=key.key_id, unit=key.unit)
+        raise BundleRejected("revoked_key", N_("Signed by key {key} of unit {unit}, which was "
+                             "revoked"), key=key.key_id, unit=key.unit)
     return key
 
 
@@ -67,11 +68,11 @@ def verified_manifest(store: Store, archive: SafeArchive, prefix: str = "") -> S
         raise _signature_rejected(error) from None
     manifest = fmt.parse_manifest(_json(raw))
     if (manifest.key_id, manifest.origin, manifest.role) != (key.key_id, key.unit, key.role):
-        raise BundleRejected("wrong_origin", "The bundle says it comes from unit {claimed}, "
-                             "but its key belongs to unit {unit}",
+        raise BundleRejected("wrong_origin", N_("The bundle says it comes from unit {claimed}, "
+                             "but its key belongs to unit {unit}"),
                              claimed=manifest.origin, unit=key.unit)
     if comment != fmt.trusted_comment(manifest.origin, manifest.receiver, manifest.seq):
-        raise BundleRejected("bad_manifest", "The bundle's manifest is invalid ({what})",
+        raise BundleRejected("bad_manifest", N_("The bundle's manifest is invalid ({what})"),
                              what="trusted comment")
     return Segment(manifest, key, prefix)
 
@@ -80,10 +81,10 @@ def _json(raw: bytes) -> Any:
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise BundleRejected("bad_encoding", "The bundle holds text that is not valid UTF-8") \
+        raise BundleRejected("bad_encoding", N_("The bundle holds text that is not valid UTF-8")) \
             from None
     except ValueError:
-        raise BundleRejected("bad_json", "The bundle holds invalid JSON") from None
+        raise BundleRejected("bad_json", N_("The bundle holds invalid JSON")) from None
 
 
 def expected_members(manifest: fmt.Manifest) -> set[str]:
@@ -98,14 +99,14 @@ def expected_members(manifest: fmt.Manifest) -> set[str]:
 def check_members(archive: SafeArchive, root: fmt.Manifest) -> None:
     """The archive holds exactly the listed members, each matching its signed hash."""
     if len({r.segment for r in root.relayed}) != len(root.relayed):
-        raise BundleRejected("bad_manifest", "The bundle's manifest is invalid ({what})",
+        raise BundleRejected("bad_manifest", N_("The bundle's manifest is invalid ({what})"),
                              what="relayed")
     expected = expected_members(root)
     for name in sorted(set(archive.members) - expected):
-        raise BundleRejected("bad_member", "The bundle holds an unexpected member {name}",
+        raise BundleRejected("bad_member", N_("The bundle holds an unexpected member {name}"),
                              name=name)
     for name in sorted(expected - set(archive.members)):
-        raise BundleRejected("missing_member", "The bundle lacks its member {name}", name=name)
+        raise BundleRejected("missing_member", N_("The bundle lacks its member {name}"), name=name)
     _check_hash(archive, fmt.PAYLOAD, root.payload.sha256, root.payload.size)
     for relayed in root.relayed:
         prefix = f"{fmt.SEGMENT_DIR}{relayed.segment}/"
@@ -117,8 +118,8 @@ def check_members(archive: SafeArchive, root: fmt.Manifest) -> None:
 def _check_hash(archive: SafeArchive, name: str, sha256: str, size: int | None = None) -> None:
     found, found_size = archive.sha256(name)
     if found != sha256 or (size is not None and size != found_size):
-        raise BundleRejected("hash_mismatch", "Member {name} does not match its hash in the "
-                             "signed manifest (swapped, altered or damaged)", name=name)
+        raise BundleRejected("hash_mismatch", N_("Member {name} does not match its hash in the "
+                             "signed manifest (swapped, altered or damaged)"), name=name)
 
 
 def relayed_segment(store: Store, archive: SafeArchive, listed: fmt.Relayed) -> Segment:
@@ -126,7 +127,7 @@ def relayed_segment(store: Store, archive: SafeArchive, listed: fmt.Relayed) -> 
     segment = verified_manifest(store, archive, f"{fmt.SEGMENT_DIR}{listed.segment}/")
     if segment.manifest.segment != listed.segment or \
             segment.manifest.payload.sha256 != listed.payload_sha256:
-        raise BundleRejected("hash_mismatch", "Member {name} does not match its hash in the "
-                             "signed manifest (swapped, altered or damaged)",
+        raise BundleRejected("hash_mismatch", N_("Member {name} does not match its hash in the "
+                             "signed manifest (swapped, altered or damaged)"),
                              name=segment.payload_name)
     return segment
