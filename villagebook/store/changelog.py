@@ -422,9 +422,10 @@ def _note_conflicts(conn: sqlite3.Connection, entity: str,
                      ((entity, rid) for rid in heads))
     conn.executemany(
         "INSERT INTO conflict (entity, record_id, field) VALUES (?, ?, ?)",
-        # A deleted record has nothing left to settle, however many wrote to it.
+        # A deleted record has nothing left to settle, however many wrote to it; nor has
+        # a field whose concurrent writers agree (two laptops set up the same unit).
         ((entity, rid, name) for rid, fields in heads.items() if DELETED_FIELD not in fields
-         for name, candidates in fields.items() if len(candidates) > 1),
+         for name, candidates in fields.items() if len({c.value for c in candidates}) > 1),
     )
 
 

@@ -184,11 +184,14 @@ def _segments_to_relay(store: Store, receiver: str, upward: bool,
     rows = store.conn.execute(
         "SELECT s.segment_id, s.origin_unit, s.bundle_file, s.prefix FROM sync_segment s "
         "JOIN sync_key k ON k.key_id = s.key_id WHERE k.revoked_at IS NULL "
-        "AND s.origin_unit != ? ORDER BY s.segment_id", (receiver,))
+        "ORDER BY s.segment_id")
     chosen = []
     for segment, origin, bundle_file, prefix in rows:
-        inside = hierarchy.below(origin, node.unit_code) if upward else \
+        # Up: everything from below us. Down: what came from above us, and what other
+        # devices of the receiver's own unit (or units under it) wrote.
+        inside = hierarchy.below(origin, node.unit_code) if upward else (
             (origin != node.unit_code and hierarchy.below(node.unit_code, origin))
+            or hierarchy.below(origin, receiver))
         stream, number = fmt.stream_of(segment)
         if inside and (full or not fmt.in_ranges(number, acks.get(stream, []))):
             chosen.append((segment, bundle_file, prefix))
@@ -229,14 +232,19 @@ def _manifest(store: Store, mine: trust.TrustedKey, receiver: str, seq: int,
         "enrolments": [{"key": e.key, "unit": e.unit, "parent": e.parent, "role": e.role}
                        for e in trust.enrolments_for(store, receiver)],
         "revocations": trust.revocations_for(store),
-        "acks": held_streams(store.conn),
+        "acks": held_streams(store.conn, mine.key_id),
     }
 
 
-def held_streams(conn: sqlite3.Connection) -> dict[str, list[list[int]]]:
-    """Every segment stream this node holds, as ranges of numbers (its acks)."""
+def held_streams(conn: sqlite3.Connection, own_key_id: str) -> dict[str, list[list[int]]]:
+    """Every segment stream this node holds, as ranges of numbers (its acks).
+
+    Its own bundles count as held: nobody needs to relay them back to it.
+    """
     streams: dict[str, list[int]] = {}
     for key_id, receiver, seq in conn.execute(
             "SELECT key_id, receiver, seq FROM sync_segment ORDER BY key_id, receiver, seq"):
         streams.setdefault(f"{key_id}>{receiver}", []).append(seq)
+    for receiver, seq in conn.execute("SELECT receiver, seq FROM sync_sent"):
+        streams.setdefault(f"{own_key_id}>{receiver}", []).append(seq)
     return {stream: fmt.to_ranges(numbers) for stream, numbers in streams.items()}

@@ -170,10 +170,12 @@ def accept_enrolment(store: Store, sender: TrustedKey, enrolment: fmt.Enrolment)
     ignored. A key already known for another unit rejects the bundle.
     """
     node = store.node
-    child = enrolment.parent == sender.unit and fmt.ROLES.index(enrolment.role) == sender.level - 1
-    upward = (sender.unit == own_parent(store.conn, node.unit_code)
-              and fmt.ROLES.index(enrolment.role) == sender.level + 1)
-    if not (child or upward) or enrolment.unit == node.unit_code:
+    level = fmt.ROLES.index(enrolment.role)
+    from_parent = sender.unit == own_parent(store.conn, node.unit_code)
+    child = enrolment.parent == sender.unit and level == sender.level - 1 and \
+        (enrolment.unit != node.unit_code or from_parent)
+    upward = from_parent and level == sender.level + 1
+    if not (child or upward):
         return
     try:
         public = PublicKey.from_text(enrolment.key)
@@ -225,8 +227,8 @@ def _device_mismatch(device: str) -> BundleRejected:
 
 
 def enrolments_for(store: Store, receiver: str) -> list[fmt.Enrolment]:
-    """What to vouch for in a bundle to `receiver`: our units' keys going up,
-    our parent's keys going down."""
+    """What to vouch for in a bundle to `receiver`: our units' keys going up; our
+    parent's keys, and the keys of the receiver's other devices, going down."""
     node = store.node
     parent = own_parent(store.conn, node.unit_code)
     if receiver == parent:
@@ -235,9 +237,10 @@ def enrolments_for(store: Store, receiver: str) -> list[fmt.Enrolment]:
             "AND revoked_at IS NULL ORDER BY key_id", (node.unit_code,))
         return [fmt.Enrolment(key, unit, node.unit_code, role) for key, unit, role in rows]
     rows = store.conn.execute(
-        "SELECT public_key, unit_code, role FROM sync_key WHERE unit_code = ? "
-        "AND revoked_at IS NULL ORDER BY key_id", (parent,))
-    return [fmt.Enrolment(key, unit, None, role) for key, unit, role in rows]
+        "SELECT public_key, unit_code, role, parent_code FROM sync_key WHERE unit_code IN "
+        "(?, ?) AND revoked_at IS NULL ORDER BY key_id", (parent, receiver))
+    return [fmt.Enrolment(key, unit, unit_parent if unit == receiver else None, role)
+            for key, unit, role, unit_parent in rows]
 
 
 def revocations_for(store: Store) -> list[str]:

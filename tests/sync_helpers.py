@@ -1,0 +1,117 @@
+"""Helpers for the sync tests: three real nodes with exchanged keys, real bundles,
+and a forger that signs whatever a hostile test needs with a real key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, make_node
+from villagebook.domain.enums import Role
+from villagebook.store.changelog import encode
+from villagebook.store.node import Store
+from villagebook.sync import format as fmt
+from villagebook.sync.export import export_bundle
+from villagebook.sync.identity import load_public_key, load_secret_key
+from villagebook.sync.minisign import sign
+from villagebook.sync.trust import own_key, trust_key
+
+VILLAGE2 = ("320117100202", "石头村", "320117100000")
+CASE = {"title": "网格员走村入户收集民意", "lead_person": "王芳", "direction": "implementation"}
+
+
+@dataclass
+class Nodes:
+    """A village, its township and their district, each trusting its neighbours."""
+
+    village: Store
+    township: Store
+    district: Store
+    root: Path
+
+    def close(self) -> None:
+        for store in (self.village, self.township, self.district):
+            store.close()
+
+
+def introduce(store: Store, other: Store) -> None:
+    """`store` trusts `other`'s key for other's unit (the fingerprint call done)."""
+    trust_key(store, load_public_key(other.home), other.node.unit_code)
+
+
+@contextmanager
+def three_nodes(root: Path) -> Iterator[Nodes]:
+    """Set up the three nodes in `root` and exchange keys as a new deployment would."""
+    nodes = Nodes(make_node(root / "village", Role.VILLAGE, VILLAGE),
+                  make_node(root / "township", Role.TOWNSHIP, TOWNSHIP),
+                  make_node(root / "district", Role.DISTRICT, DISTRICT), root)
+    introduce(nodes.township, nodes.village)
+    introduce(nodes.village, nodes.township)
+    introduce(nodes.district, nodes.township)
+    introduce(nodes.township, nodes.district)
+    try:
+        yield nodes
+    finally:
+        nodes.close()
+
+
+def send(store: Store, folder: Path, to: str | None = None, *, full: bool = False) -> Path:
+    """Export a bundle into `folder`; its path."""
+    return export_bundle(store, to, folder, full=full).path
+
+
+def state(store: Store) -> str:
+    """A digest of every row of every table: equal digests, unchanged database."""
+    digest = hashlib.sha256()
+    tables = [row[0] for row in store.conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    for table in tables:
+        for row in store.conn.execute(f"SELECT * FROM \"{table}\" ORDER BY 1"):
+            digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+def change_line(**fields: Any) -> bytes:
+    """One payload line (a change set) as a bundle carries it."""
+    return (encode(fields) + "\n").encode()
+
+
+def forge(signer: Store, path: Path, payload: bytes, *, receiver: str = TOWNSHIP[0],
+          seq: int = 1, sets: int | None = None, changes: int | None = None,
+          overrides: dict[str, Any] | None = None,
+          extra: dict[str, bytes] | None = None) -> Path:
+    """A bundle signed by `signer`'s real key around any payload bytes."""
+    key = own_key(signer)
+    lines = [line for line in payload.split(b"\n") if line.strip()]
+    if sets is None:
+        sets = len(lines)
+    if changes is None:
+        changes = sum(len(json.loads(line).get("fields", {})) for line in lines)
+    manifest: dict[str, Any] = {
+        "format": fmt.FORMAT, "version": fmt.VERSION,
+        "origin": {"unit": key.unit, "role": key.role, "key_id": key.key_id,
+                   "device": signer.node.device_id},
+        "receiver": receiver, "seq": seq, "created_at": "2026-11-01T10:00:00+00:00",
+        "created_hlc": 1,
+        "payload": {"name": fmt.PAYLOAD, "size": len(payload),
+                    "sha256": hashlib.sha256(payload).hexdigest(), "sets": sets,
+                    "changes": changes},
+        "relayed": [], "enrolments": [], "revocations": [], "acks": {},
+    }
+    manifest.update(overrides or {})
+    raw = json.dumps(manifest, ensure_ascii=False).encode()
+    signature = sign(load_secret_key(signer.home), raw,
+                     fmt.trusted_comment(key.unit, receiver, seq))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(fmt.MANIFEST, raw)
+        zf.writestr(fmt.SIGNATURE, signature)
+        zf.writestr(fmt.PAYLOAD, payload)
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+    return path
