@@ -272,40 +272,73 @@ def _sheet_title(name: str, taken: set[str]) -> str:
 
 
 def _write_xlsx(report: Report, path: Path, *, by_sheet: bool) -> None:
-    """One sheet per township or group (`by_sheet` forces it for a single one)."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+    """One sheet per township or group (`by_sheet` forces it for a single one).
 
-    book = Workbook()
-    book.remove(book.active)
+    Written in openpyxl's streaming mode: tens of thousands of ledger rows stay
+    quick and small in memory on an old laptop.
+    """
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
     taken: set[str] = set()
     headers = [_(c.header) for c in report.columns]
     for name, rows in _sheets(report, by_sheet=by_sheet).items():
         sheet = book.create_sheet(_sheet_title(name, taken))
-        sheet.append(headers)
-        for row in rows:
-            sheet.append(row)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-            cell.fill = PatternFill("solid", fgColor="DDE6F0")
+        _size_columns(sheet, headers, rows)
         sheet.freeze_panes = "A2"
-        sheet.auto_filter.ref = sheet.dimensions
-        _format_columns(sheet, report.columns, headers, rows, get_column_letter, Alignment)
+        sheet.auto_filter.ref = f"A1:{_letter(len(headers))}{len(rows) + 1}"
+        cells = _CellMaker(sheet, report.columns)
+        sheet.append([cells.header(text) for text in headers])
+        for row in rows:
+            sheet.append([cells.value(index, value) for index, value in enumerate(row)])
     book.save(path)
 
 
-def _format_columns(sheet: Any, columns: Sequence[Column], headers: list[str],
-                    rows: list[list[Any]], letter: Callable[[int], str],
-                    alignment: Any) -> None:
-    for index, column in enumerate(columns):
-        values = [row[index] for row in rows if row[index] not in (None, "")]
-        widest = max([display_width(headers[index]), *(display_width(v) for v in values)])
-        sheet.column_dimensions[letter(index + 1)].width = (
+def _letter(column: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return str(get_column_letter(column))
+
+
+def _size_columns(sheet: Any, headers: list[str], rows: list[list[Any]]) -> None:
+    for index, header in enumerate(headers):
+        widest = max([display_width(header),
+                      *(display_width(row[index]) for row in rows
+                        if row[index] not in (None, ""))])
+        sheet.column_dimensions[_letter(index + 1)].width = (
             min(max(widest + 2, _MIN_WIDTH), _MAX_WIDTH))
-        for cells in sheet.iter_rows(min_row=2, min_col=index + 1, max_col=index + 1):
-            cell = cells[0]
-            if isinstance(cell.value, dt.date):
-                cell.number_format = "yyyy-mm-dd"
-            elif column.wrap:
-                cell.alignment = alignment(wrap_text=True, vertical="top")
+
+
+class _CellMaker:
+    """Styled cells for a streaming sheet: bold headers, real dates, wrapped long text."""
+
+    def __init__(self, sheet: Any, columns: Sequence[Column]) -> None:
+        from openpyxl.styles import Alignment, Font, PatternFill
+
+        self.sheet = sheet
+        self.wrap = [column.wrap for column in columns]
+        self.bold = Font(bold=True)
+        self.fill = PatternFill("solid", fgColor="DDE6F0")
+        self.wrapped = Alignment(wrap_text=True, vertical="top")
+
+    def header(self, text: str) -> Any:
+        from openpyxl.cell import WriteOnlyCell
+
+        cell = WriteOnlyCell(self.sheet, value=text)
+        cell.font, cell.fill = self.bold, self.fill
+        return cell
+
+    def value(self, index: int, value: Any) -> Any:
+        if isinstance(value, dt.date):
+            from openpyxl.cell import WriteOnlyCell
+
+            cell = WriteOnlyCell(self.sheet, value=value)
+            cell.number_format = "yyyy-mm-dd"
+            return cell
+        if self.wrap[index] and value:
+            from openpyxl.cell import WriteOnlyCell
+
+            cell = WriteOnlyCell(self.sheet, value=value)
+            cell.alignment = self.wrapped
+            return cell
+        return value
