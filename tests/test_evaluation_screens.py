@@ -297,3 +297,44 @@ def test_snapshot_township_ledgers(town_home: Path, snap_compare: Any) -> None:
     from villagebook.screens.township_ledgers import TownshipLedgersScreen
 
     assert _snapshot(lambda: TownshipLedgersScreen(town_home), snap_compare)
+
+
+# --- inbox -------------------------------------------------------------------------------
+
+def _township_with_bundles(root: Path) -> Path:
+    """白马镇 holding 白马村's second bundle (the first was lost) and nothing from 石头寨村."""
+    from tests.conftest import run_cli
+
+    env = {NOW_ENV: "2026-05-10T10:00:00+08:00"}
+    town, village = root / "town", root / "village"
+
+    def cli(home: Path, *args: str) -> str:
+        result = run_cli(home, *args, env=env)
+        if result.code != 0 and "No such command" in result.err:
+            pytest.skip(f"the sync command line is not there yet: {args[0]}")
+        assert result.code == 0, result
+        return result.out.strip()
+
+    cli(town, "init", "--role", "township", "--unit", TOWN[0], "--name", TOWN[1],
+        "--parent", TOWN[2])
+    cli(village, "init", "--role", "village", "--unit", VILLAGES[0][0], "--name",
+        VILLAGES[0][1], "--parent", TOWN[0])
+    cli(town, "keys", "trust", str(village / "keys" / "node.pub"), "--unit", VILLAGES[0][0])
+    cli(village, "export")
+    second = cli(village, "export").splitlines()[-1]
+    cli(town, "merge", second)
+    return town
+
+
+async def test_inbox_shows_last_heard_gaps_and_silence(tmp_path: Path) -> None:
+    from villagebook.screens.inbox import InboxScreen
+
+    town = _township_with_bundles(tmp_path)
+    app = Harness(lambda: InboxScreen(town, silent_days=14))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#streams", DataTable)
+        row = [str(cell) for cell in table.get_row_at(0)]
+        assert row[0] == "白马村" and row[3] == "2" and row[4] == "1"
+        assert row[5] == "2026-05-10" and row[6] == "22"
+        assert "1" in str(app.screen.query_one("#status", Static).render())
