@@ -1,0 +1,73 @@
+"""Offices can check a bundle with standard tools alone: `minisign -V` verifies the
+signed manifest, `sha256sum -c` the payloads against the hashes it lists."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TOWNSHIP, VILLAGE
+from tests.sync_helpers import CASE, send, three_nodes
+from villagebook.domain.enums import ReviewDecision
+from villagebook.services import cases
+from villagebook.sync.identity import public_key_path
+from villagebook.sync.merge import merge_file
+
+MINISIGN = shutil.which("minisign")
+SHA256SUM = shutil.which("sha256sum")
+
+
+def test_minisign_and_sha256sum_check_a_relayed_bundle(tmp_path: Path) -> None:
+    if not (MINISIGN and SHA256SUM):
+        message = "needs minisign and sha256sum (.ci/run installs them)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    assert MINISIGN and SHA256SUM
+    with three_nodes(tmp_path) as n:
+        case_id = cases.create_case(n.village, CASE)
+        cases.submit_case(n.village, case_id)
+        merge_file(n.township, send(n.village, tmp_path / "up"))
+        cases.review_case(n.township, case_id, ReviewDecision.APPROVE, "同意", "李")
+        bundle = send(n.township, tmp_path / "relay")
+        township_key = public_key_path(n.township.home)
+        village_key = public_key_path(n.village.home)
+    out = tmp_path / "unpacked"
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(out)  # our own, trusted test bundle
+    checked = subprocess.run(
+        [MINISIGN, "-V", "-H", "-p", str(township_key), "-m", "manifest.json",
+         "-x", "manifest.minisig"], cwd=out, capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
+    assert f"from {TOWNSHIP[0]} to 320117000000" in checked.stdout
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    sums = [f"{manifest['payload']['sha256']}  changes.jsonl"]
+    [relayed] = manifest["relayed"]
+    folder = f"segments/{relayed['segment']}"
+    for name, key in (("manifest.json", "manifest_sha256"),
+                      ("manifest.minisig", "signature_sha256"),
+                      ("changes.jsonl", "payload_sha256")):
+        sums.append(f"{relayed[key]}  {folder}/{name}")
+    (out / "SHA256SUMS").write_text("\n".join(sums) + "\n", encoding="utf-8")
+    summed = subprocess.run([SHA256SUM, "-c", "SHA256SUMS"], cwd=out, capture_output=True,
+                            text=True, check=False)
+    assert summed.returncode == 0, summed.stdout + summed.stderr
+    # The village's own segment still carries the village's own signature.
+    inner = subprocess.run(
+        [MINISIGN, "-V", "-H", "-p", str(village_key), "-m", f"{folder}/manifest.json",
+         "-x", f"{folder}/manifest.minisig"], cwd=out, capture_output=True, text=True,
+        check=False)
+    assert inner.returncode == 0, inner.stderr
+    assert f"from {VILLAGE[0]} to {TOWNSHIP[0]}" in inner.stdout
+    # And a tampered manifest fails the stock tool too.
+    (out / "manifest.json").write_text("{}", encoding="utf-8")
+    tampered = subprocess.run(
+        [MINISIGN, "-V", "-p", str(township_key), "-m", "manifest.json", "-x",
+         "manifest.minisig"], cwd=out, capture_output=True, check=False)
+    assert tampered.returncode != 0
