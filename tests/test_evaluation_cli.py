@@ -24,10 +24,13 @@ def cli(home: Path, *args: str, lang: str = "en", check: bool = False) -> Any:
 
 @pytest.fixture(scope="module")
 def district_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A district with Lishui's demo records and a few expert scores (built once)."""
+    """A district with Lishui's demo records and two scored cases (built once; tests
+    that write to it touch other cases than these two)."""
     home = tmp_path_factory.mktemp("evaluation") / "district"
     cli(home, *DISTRICT_ARGS, check=True)
     cli(home, "demo", "--cases", "80", "--problems", "120", "--seed", "5", check=True)
+    for case, mark in zip(_approved(home)[1:3], ("95", "85"), strict=True):
+        cli(home, "score", case["id"], "--expert", "周教授", "--score", mark, check=True)
     return home
 
 

@@ -155,13 +155,14 @@ def test_experts_score_an_approved_case_and_its_score_is_their_mean(district: St
     assert cases.get_case(district, case_id)["status"] == "scored"
     evaluation.score_case(district, case_id, "李研究员", "70")
     evaluation.score_case(district, case_id, "李研究员", 74, "复核后上调")
+    evaluation.score_case(district, case_id, "王教授", 90)  # a correction keeps the comment
     summary = evaluation.case_score(district, case_id)
     assert summary is not None
     assert (summary.mean, summary.low, summary.high, summary.experts) == (82, 74, 90, 2)
     assert summary.spread == 16
     scores = evaluation.scores_of(district, case_id)
-    assert [(s["expert"], s["score"], s["date"]) for s in scores] == [
-        ("李研究员", 74, "2026-03-01"), ("王教授", 90, "2026-03-01")]
+    assert [(s["expert"], s["score"], s["comment"], s["date"]) for s in scores] == [
+        ("李研究员", 74, "复核后上调", "2026-03-01"), ("王教授", 90, "思路清晰", "2026-03-01")]
 
 
 @pytest.mark.parametrize("value", [101, -1, "八十", ""])

@@ -90,9 +90,10 @@ def ledgers(obj: Context, unit_code: str | None, as_json: bool) -> None:
 @click.argument("case_id")
 @click.option("--expert", required=True, help="The expert's name.")
 @click.option("--score", "value", required=True, metavar="0-100", help="The score, 0 to 100.")
-@click.option("--comment", default="", help="The expert's comment.")
+@click.option("--comment", default=None, help="The expert's comment (a correction "
+              "without one keeps the earlier comment).")
 @pass_context
-def score(obj: Context, case_id: str, expert: str, value: str, comment: str) -> None:
+def score(obj: Context, case_id: str, expert: str, value: str, comment: str | None) -> None:
     """District expert score of an approved case (an expert scoring again corrects it)."""
     from villagebook.services.evaluation import case_score, score_case
     from villagebook.services.explain import explain_case_score
@@ -197,9 +198,10 @@ def model() -> None:
 @model.command(name="mark")
 @click.argument("case_id")
 @click.option("--by", "marked_by", default=None, help="Who decides (default: the district).")
-@click.option("--citation", default="", help="Why the case is a model.")
+@click.option("--citation", default=None, help="Why the case is a model.")
 @pass_context
-def model_mark(obj: Context, case_id: str, marked_by: str | None, citation: str) -> None:
+def model_mark(obj: Context, case_id: str, marked_by: str | None,
+               citation: str | None) -> None:
     """Mark an approved or scored case as a model (district only)."""
     from villagebook.services.evaluation import mark_model
     from villagebook.services.setup import unit_name

@@ -194,7 +194,7 @@ class ScoringScreen(Screen[None]):
 
         with Store(self.home) as store:
             try:
-                score_case(store, case_id, entry.expert, entry.score, entry.comment)
+                score_case(store, case_id, entry.expert, entry.score, entry.comment or None)
             except (Refused, ValidationError) as error:
                 self.post_message(ScoreSaved(case_id, describe(error, "score")))
                 return

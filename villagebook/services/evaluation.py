@@ -81,10 +81,11 @@ def _upsert(store: Store, entity_name: str, record_id: str, data: Mapping[str, A
 # --- expert scores -----------------------------------------------------------------------
 
 def score_case(store: Store, case_id: str, expert: str, score: object,
-               comment: str = "") -> str:
+               comment: str | None = None) -> str:
     """Record (or correct) one expert's score of an approved case; returns the score's id.
 
     The first score moves the case from approved to scored, in the same transaction.
+    A correction without a comment keeps the expert's earlier comment.
     """
     _require_district(store, N_("Only the district node records expert scores"))
     case = get_case(store, case_id)
@@ -93,8 +94,9 @@ def score_case(store: Store, case_id: str, expert: str, score: object,
                       status=CaseStatus(case["status"] or "draft"))
     name = expert.strip()
     score_id = stable_id("score", case_id, name.casefold())
-    data = {"case_id": case_id, "expert": name, "score": score, "comment": comment,
-            "date": store.today()}
+    data = {"case_id": case_id, "expert": name, "score": score, "date": store.today()}
+    if comment is not None:
+        data["comment"] = comment
     with store.transaction():
         _upsert(store, "score", score_id, data, case["unit_code"])
         if case["status"] == CaseStatus.APPROVED.value:
@@ -185,7 +187,8 @@ def model_id(case_id: str) -> str:
     return stable_id("model", case_id)
 
 
-def mark_model(store: Store, case_id: str, marked_by: str, citation: str = "") -> str:
+def mark_model(store: Store, case_id: str, marked_by: str,
+               citation: str | None = None) -> str:
     """The district holds up a scored or approved case as a model for other units."""
     _require_district(store, N_("Only the district node marks model cases"))
     case = get_case(store, case_id)
@@ -193,8 +196,10 @@ def mark_model(store: Store, case_id: str, marked_by: str, citation: str = "") -
         raise Refused("Only approved or scored cases can be models; this one is {status}",
                       status=CaseStatus(case["status"] or "draft"))
     record_id = model_id(case_id)
-    data = {"case_id": case_id, "citation": citation, "marked_by": marked_by,
-            "date": store.today(), "withdrawn": False}
+    data: dict[str, object] = {"case_id": case_id, "marked_by": marked_by,
+                               "date": store.today(), "withdrawn": False}
+    if citation is not None:
+        data["citation"] = citation
     with store.transaction():
         _upsert(store, "model_case", record_id, data, case["unit_code"])
     return record_id
