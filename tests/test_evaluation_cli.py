@@ -157,7 +157,8 @@ def test_report_refuses_unwritable_paths_and_unknown_formats(district_home: Path
                                                              tmp_path: Path) -> None:
     missing = cli(district_home, "report", "--kind", "case", "--out",
                   str(tmp_path / "no" / "such" / "r.xlsx"), lang="zh")
-    assert missing.code == 1 and "无法写入" in missing.err and "Traceback" not in missing.err
+    assert missing.code == 1 and "无法写入" in missing.err and "文件夹不存在" in missing.err
+    assert "Traceback" not in missing.err
     text = cli(district_home, "report", "--kind", "case", "--out", str(tmp_path / "r.pdf"))
     assert text.code == 1 and ".xlsx" in text.err
     folder = cli(district_home, "report", "--kind", "case", "--out", str(tmp_path))

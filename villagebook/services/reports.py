@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import os
 import tempfile
 import unicodedata
@@ -212,6 +213,21 @@ def write_report(store: Store, kind: str, out: Path, period: str | None = None) 
     return len(report.rows)
 
 
+_REASONS = {
+    errno.ENOENT: N_("the folder does not exist"),
+    errno.EACCES: N_("permission denied"),
+    errno.EPERM: N_("permission denied"),
+    errno.ENOSPC: N_("the disk is full"),
+    errno.EROFS: N_("the disk is read-only"),
+}
+
+
+def _cannot_write(out: Path, error: OSError) -> Refused:
+    reason = _REASONS.get(error.errno or 0)
+    return Refused("Cannot write {path}: {reason}", path=str(out),
+                   reason=_(reason) if reason else (error.strerror or str(error)))
+
+
 def _atomic(out: Path, write: Callable[[Path], None]) -> None:
     target = out.expanduser()
     if target.is_dir():
@@ -222,15 +238,13 @@ def _atomic(out: Path, write: Callable[[Path], None]) -> None:
                                              dir=target.parent if str(target.parent) else ".")
         os.close(handle)
     except OSError as error:
-        raise Refused("Cannot write {path}: {reason}", path=str(out),
-                      reason=error.strerror or str(error)) from None
+        raise _cannot_write(out, error) from None
     try:
         write(Path(temporary))
         os.replace(temporary, target)
     except OSError as error:
         Path(temporary).unlink(missing_ok=True)
-        raise Refused("Cannot write {path}: {reason}", path=str(out),
-                      reason=error.strerror or str(error)) from None
+        raise _cannot_write(out, error) from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
