@@ -209,12 +209,15 @@ def accept_revocation(store: Store, sender: TrustedKey, key_id: str) -> None:
 
 def bind_device(store: Store, key: TrustedKey, device: str) -> None:
     """Tie a device id to the key that signs for it: another key may never use it."""
-    if key.device_id is not None:
-        if key.device_id != device:
+    row = store.conn.execute("SELECT device_id FROM sync_key WHERE key_id = ?",
+                             (key.key_id,)).fetchone()
+    bound = row[0] if row else key.device_id
+    if bound is not None:
+        if bound != device:
             raise _device_mismatch(device)
         return
-    taken = store.conn.execute("SELECT key_id FROM sync_key WHERE device_id = ?",
-                               (device,)).fetchone()
+    taken = store.conn.execute("SELECT key_id FROM sync_key WHERE device_id = ? AND "
+                               "key_id != ?", (device, key.key_id)).fetchone()
     if taken is not None or device == store.node.device_id:
         raise _device_mismatch(device)
     store.conn.execute("UPDATE sync_key SET device_id = ? WHERE key_id = ?",

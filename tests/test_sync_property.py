@@ -1,0 +1,139 @@
+"""Order-independence, as a property: four nodes (two laptops of one village, the
+township, the district) make random edits, deletes and scores, swap bundles in
+random orders with duplicates, and after a final round all print the same dump."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, make_node
+from tests.sync_helpers import CASE, introduce, send
+from villagebook.domain.enums import Role
+from villagebook.services import cases, records
+from villagebook.services.dump import dump_json
+from villagebook.store.node import Store
+from villagebook.sync.merge import merge_file
+
+NAMES = ("a", "b", "t", "d")
+LAPTOPS = ("a", "b")
+NEIGHBOURS = {"a": ("t",), "b": ("t",), "t": ("a", "b", "d"), "d": ("t",)}
+UNITS = {"a": VILLAGE[0], "b": VILLAGE[0], "t": TOWNSHIP[0], "d": DISTRICT[0]}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("template")
+    a = make_node(root / "a", Role.VILLAGE, VILLAGE)
+    b = make_node(root / "b", Role.VILLAGE, VILLAGE)
+    t = make_node(root / "t", Role.TOWNSHIP, TOWNSHIP)
+    d = make_node(root / "d", Role.DISTRICT, DISTRICT)
+    for one, other in ((t, a), (t, b), (a, t), (b, t), (d, t), (t, d)):
+        introduce(one, other)
+    for store in (a, b, t, d):
+        store.close()
+    return root
+
+
+_edit = st.tuples(st.just("edit"), st.sampled_from(LAPTOPS), st.integers(0, 3),
+                  st.sampled_from(["title", "results", "measures"]),
+                  st.sampled_from(["甲", "乙", "丙", "丁"]))
+_ops = st.one_of(
+    st.tuples(st.just("create"), st.sampled_from(LAPTOPS), st.integers(0, 99)),
+    _edit, _edit,
+    st.tuples(st.just("delete"), st.sampled_from(LAPTOPS), st.integers(0, 3)),
+    st.tuples(st.just("score"), st.just("d"), st.integers(0, 3), st.integers(0, 100)),
+    st.tuples(st.just("send"), st.sampled_from(NAMES), st.integers(0, 2)),
+    st.tuples(st.just("merge"), st.sampled_from(NAMES), st.integers(0, 1000)),
+)
+
+
+class World:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.nodes = {name: Store(root / name) for name in NAMES}
+        self.inbox: dict[str, list[Path]] = {name: [] for name in NAMES}
+        self.count = 0
+
+    def close(self) -> None:
+        for store in self.nodes.values():
+            store.close()
+
+    def case_ids(self, name: str) -> list[str]:
+        return [row[0] for row in self.nodes[name].conn.execute(
+            "SELECT id FROM innovation_case ORDER BY id")]
+
+    def send(self, source: str, target: str, *, full: bool = False) -> None:
+        self.count += 1
+        folder = self.root / "sticks" / str(self.count)
+        self.inbox[target].append(send(self.nodes[source], folder, UNITS[target], full=full))
+
+    def merge(self, name: str, seed: int) -> None:
+        pending = list(self.inbox[name])
+        rng = random.Random(seed)
+        rng.shuffle(pending)
+        pending += rng.sample(pending, k=min(2, len(pending)))  # duplicates, late copies
+        for bundle in pending:
+            result = merge_file(self.nodes[name], bundle)
+            assert result.status in ("merged", "already"), result.error
+        self.inbox[name].clear()
+
+    def run(self, op: tuple) -> None:  # type: ignore[type-arg]
+        kind, name = op[0], op[1]
+        store = self.nodes[name]
+        ids = self.case_ids(name)
+        if kind == "create":
+            cases.create_case(store, {**CASE, "title": f"案例{op[2]}"})
+        elif kind == "edit" and ids:
+            cases.update_case(store, ids[op[2] % len(ids)], {op[3]: op[4]})
+        elif kind == "delete" and ids:
+            cases.delete_case(store, ids[op[2] % len(ids)])
+        elif kind == "score" and ids:
+            case_id = ids[op[2] % len(ids)]
+            owner = store.conn.execute("SELECT unit_code FROM innovation_case WHERE id = ?",
+                                       (case_id,)).fetchone()[0]
+            records.create_record(store, "score", {"case_id": case_id, "expert": "专家",
+                                                   "score": op[3], "date": "2026-11-01"},
+                                  owner=owner)
+        elif kind == "send":
+            self.send(name, NEIGHBOURS[name][op[2] % len(NEIGHBOURS[name])])
+        elif kind == "merge":
+            self.merge(name, op[2])
+
+    def settle(self) -> None:
+        for laptop in LAPTOPS:
+            self.send(laptop, "t")
+        self.merge("t", 1)
+        self.send("t", "d")
+        self.merge("d", 2)
+        self.send("d", "t")
+        self.merge("t", 3)
+        for name in (*LAPTOPS, "d"):
+            self.send("t", name)
+            self.merge(name, 4)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
+@given(ops=st.lists(_ops, max_size=14))
+def test_any_merge_order_on_any_node_gives_the_same_dump(
+        template: Path, tmp_path_factory: pytest.TempPathFactory,
+        ops: list) -> None:  # type: ignore[type-arg]
+    root = tmp_path_factory.mktemp("world")
+    for name in NAMES:
+        shutil.copytree(template / name, root / name)
+    world = World(root)
+    try:
+        for op in ops:
+            world.run(op)
+        world.settle()
+        dumps = {name: dump_json(store) for name, store in world.nodes.items()}
+        assert len(set(dumps.values())) == 1, {n: d[:300] for n, d in dumps.items()}
+    finally:
+        world.close()
