@@ -65,11 +65,12 @@ def _units(store: Store) -> None:
         for code, name, kind, parent in items if code not in known])
 
 
-def _case(store: Store, unit: str, status: str, title: str = "积分制管理") -> str:
+def _case(store: Store, unit: str, status: str, title: str = "积分制管理",
+          **more: str) -> str:
     case_id = records.new_id(store)
     records.bulk_create(store, "case", [(case_id, unit, {
         "unit_code": unit, "title": title, "lead_person": "王强",
-        "direction": "breakthrough", "status": status})])
+        "direction": "breakthrough", "status": status, **more})])
     return case_id
 
 
@@ -286,10 +287,18 @@ def test_equal_scores_share_a_rank_and_nobody_wins_a_cheetah_with_nothing(
 
 # --- model cases and adoption ------------------------------------------------------------
 
+def _carry_down(district: Store, village: Store) -> None:
+    """What the township's next bundle carries down to another village: the model marks."""
+    with village.transaction() as conn:
+        changelog.apply(conn, [c for _s, c in changelog.iter_changes(district.conn)
+                               if c.entity == "model_case"])
+
+
 def test_district_marks_a_model_and_another_village_adopts_it(
     district: Store, clock: Clock, tmp_path: Path,
 ) -> None:
-    model = _case(district, V1, "approved", "一件事一次办")
+    model = _case(district, V1, "approved", "一件事一次办", measures="一窗受理",
+                  results="办事时间由5天缩短到1天")
     evaluation.score_case(district, model, "王教授", 95)
     with pytest.raises(Refused, match="not a model"):
         evaluation.withdraw_model(district, model)
@@ -298,19 +307,21 @@ def test_district_marks_a_model_and_another_village_adopts_it(
     assert [m["id"] for m in evaluation.model_cases(district)] == [model]
 
     village = _node(tmp_path / "v2", Role.VILLAGE, (V2, "石头寨村", TOWN), clock)
-    with village.transaction() as conn:  # what the township's next bundle carries down
-        changelog.apply(conn, [c for _s, c in changelog.iter_changes(district.conn)])
+    _carry_down(district, village)
+    assert records.get_record(village, "case", model) is None, "another unit's case stays away"
     adopted = evaluation.adopt_case(village, model, "陈书记")
     case = cases.get_case(village, adopted)
     assert case["origin_case_id"] == model and case["unit_code"] == V2
     assert case["status"] == "draft" and case["title"] == "一件事一次办"
+    assert case["measures"] == "一窗受理" and case["results"] is None
+    listed = evaluation.model_cases(village)[0]
+    assert (listed["unit_name"], listed["title"]) == ("白马村", "一件事一次办")
     assert evaluation.adoptions_of(village, model)[0]["id"] == adopted
     assert evaluation.model_cases(village)[0]["adoptions"] == 1
 
     evaluation.withdraw_model(district, model)
     assert evaluation.model_cases(district) == []
-    with village.transaction() as conn:
-        changelog.apply(conn, [c for _s, c in changelog.iter_changes(district.conn)])
+    _carry_down(district, village)
     with pytest.raises(Refused, match="not a model"):
         evaluation.adopt_case(village, model, "陈书记")
     with pytest.raises(Refused, match="village or section"):

@@ -273,6 +273,17 @@ MODEL_CASE = Entity(
         Field("marked_by", "Marked by", required=True, max_length=NAME_MAX),
         Field("date", "Date", Kind.DATE, required=True),
         Field("withdrawn", "Withdrawn", Kind.BOOL),
+        # What other units need to adopt the model, since the case itself stays with
+        # its own township's units and the district: a snapshot taken when marked.
+        Field("origin_unit", "Unit code", max_length=12, immutable=True),
+        Field("unit_name", "Unit name", max_length=NAME_MAX),
+        Field("title", "Case title", max_length=TITLE_MAX),
+        Field("direction", "Direction", Kind.CHOICE, choices=Direction),
+        Field("aspects", "What it changed", Kind.CHOICES, choices=ChangeAspect),
+        Field("problem_addressed", "Problem addressed", Kind.LONGTEXT,
+              max_length=LONGTEXT_MAX),
+        Field("measures", "Measures taken", Kind.LONGTEXT, max_length=LONGTEXT_MAX),
+        Field("results", "Results", Kind.LONGTEXT, max_length=LONGTEXT_MAX),
     ),
 )
 

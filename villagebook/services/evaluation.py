@@ -28,6 +28,7 @@ from villagebook.i18n import N_
 from villagebook.services import records
 from villagebook.services.cases import create_case, get_case, move_case
 from villagebook.services.errors import Refused
+from villagebook.services.setup import unit_name
 from villagebook.store.node import Store
 
 _NAMESPACE = uuid.UUID("6b1f4d0e-8f5c-4a7e-9c39-1f0f2a5d7e11")
@@ -187,17 +188,31 @@ def model_id(case_id: str) -> str:
     return stable_id("model", case_id)
 
 
+#: What a model mark copies from its case, for units that will never hold the case.
+_SNAPSHOT = ("title", "direction", "aspects", "problem_addressed", "measures", "results")
+#: What an adoption starts from (its results are its own to write).
+_ADOPTED = ("direction", "aspects", "problem_addressed", "measures")
+
+
 def mark_model(store: Store, case_id: str, marked_by: str,
                citation: str | None = None) -> str:
-    """The district holds up a scored or approved case as a model for other units."""
+    """The district holds up a scored or approved case as a model for other units.
+
+    The mark carries a snapshot of the case (title, direction, measures, results…)
+    because the units that adopt it receive the mark, not the other unit's case.
+    """
     _require_district(store, N_("Only the district node marks model cases"))
     case = get_case(store, case_id)
     if case["status"] not in _SCORABLE:
         raise Refused("Only approved or scored cases can be models; this one is {status}",
                       status=CaseStatus(case["status"] or "draft"))
     record_id = model_id(case_id)
-    data: dict[str, object] = {"case_id": case_id, "marked_by": marked_by,
-                               "date": store.today(), "withdrawn": False}
+    data: dict[str, object] = {
+        "case_id": case_id, "marked_by": marked_by, "date": store.today(),
+        "withdrawn": False, "origin_unit": case["unit_code"],
+        "unit_name": unit_name(store, case["unit_code"]) or case["unit_code"],
+        **{name: case[name] for name in _SNAPSHOT},
+    }
     if citation is not None:
         data["citation"] = citation
     with store.transaction():
@@ -205,11 +220,19 @@ def mark_model(store: Store, case_id: str, marked_by: str,
     return record_id
 
 
+def _model(store: Store, case_id: str) -> dict[str, Any] | None:
+    """The current (not withdrawn) model mark of a case, or None."""
+    mark = records.get_record(store, "model_case", model_id(case_id))
+    if mark is None or mark["withdrawn"]:
+        return None
+    return mark
+
+
 def withdraw_model(store: Store, case_id: str) -> None:
     """The district no longer holds the case up as a model (the mark stays, withdrawn)."""
     _require_district(store, N_("Only the district node marks model cases"))
     case = get_case(store, case_id)
-    if not is_model(store, case_id):
+    if _model(store, case_id) is None:
         raise Refused("Case {id} is not a model case", id=case_id)
     records.update_record(store, "model_case", model_id(case_id), {"withdrawn": True},
                           owner=case["unit_code"])
@@ -217,26 +240,19 @@ def withdraw_model(store: Store, case_id: str) -> None:
 
 def is_model(store: Store, case_id: str) -> bool:
     """Whether the case is currently a model."""
-    row = store.conn.execute(
-        "SELECT 1 FROM model_case WHERE case_id = ? AND coalesce(withdrawn, 0) = 0",
-        (case_id,)).fetchone()
-    return row is not None
+    return _model(store, case_id) is not None
 
 
 def model_cases(store: Store) -> list[dict[str, Any]]:
     """Current model cases known here, with how many adoptions each has, newest first."""
     cursor = store.conn.execute(
-        "SELECT c.id, c.unit_code, coalesce(u.name, c.unit_code) AS unit_name, c.title, "
+        "SELECT m.case_id AS id, m.origin_unit AS unit_code, m.unit_name, m.title, "
         "m.citation, m.marked_by, m.date, "
-        "(SELECT count(*) FROM innovation_case a WHERE a.origin_case_id = c.id) AS adoptions "
-        "FROM model_case m JOIN innovation_case c ON c.id = m.case_id "
-        "LEFT JOIN unit u ON u.code = c.unit_code "
-        "WHERE coalesce(m.withdrawn, 0) = 0 ORDER BY m.date DESC, c.id")
+        "(SELECT count(*) FROM innovation_case a WHERE a.origin_case_id = m.case_id) "
+        "AS adoptions FROM model_case m WHERE coalesce(m.withdrawn, 0) = 0 "
+        "ORDER BY m.date DESC, m.case_id")
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor]
-
-
-_ADOPTED_FIELDS = ("direction", "aspects", "problem_addressed", "measures", "principles")
 
 
 def adopt_case(store: Store, origin_id: str, lead_person: str,
@@ -244,14 +260,14 @@ def adopt_case(store: Store, origin_id: str, lead_person: str,
     """Another unit adopts a model case: a new draft of its own, linked to the origin."""
     if store.node.role is not Role.VILLAGE:
         raise Refused("Only a village or section node adopts model cases")
-    origin = get_case(store, origin_id)
-    if not is_model(store, origin_id):
+    mark = _model(store, origin_id)
+    if mark is None:
         raise Refused("Case {id} is not a model case; only model cases can be adopted",
                       id=origin_id)
-    if origin["unit_code"] == store.node.unit_code:
+    if mark["origin_unit"] == store.node.unit_code:
         raise Refused("A unit cannot adopt its own case")
-    data: dict[str, Any] = {name: origin[name] for name in _ADOPTED_FIELDS if origin[name]}
-    data.update(title=title or origin["title"], lead_person=lead_person,
+    data: dict[str, Any] = {name: mark[name] for name in _ADOPTED if mark[name]}
+    data.update(title=title or mark["title"], lead_person=lead_person,
                 origin_case_id=origin_id)
     return create_case(store, data)
 

@@ -186,6 +186,14 @@ class ModelCase(SQLModel, table=True):
     marked_by: str | None = None
     date: str | None = None
     withdrawn: bool | None = None
+    origin_unit: str | None = None
+    unit_name: str | None = None
+    title: str | None = None
+    direction: str | None = None
+    aspects: str | None = None
+    problem_addressed: str | None = None
+    measures: str | None = None
+    results: str | None = None
     updated_hlc: int = 0
 
 

@@ -42,6 +42,15 @@ def _tables(conn: sqlite3.Connection) -> None:
     run_script(conn, _V1_TABLES)
 
 
+def _model_snapshot(conn: sqlite3.Connection) -> None:
+    # A model mark carries what adopting units need: they do not hold the case itself.
+    run_script(conn, ";".join(
+        f"ALTER TABLE model_case ADD COLUMN {column} VARCHAR"
+        for column in ("origin_unit", "unit_name", "title", "direction", "aspects",
+                       "problem_addressed", "measures", "results")))
+
+
 STEPS: tuple[Step, ...] = (
     ("evaluation-1-rubric-and-models", _tables),
+    ("evaluation-2-model-snapshot", _model_snapshot),
 )
