@@ -340,12 +340,34 @@ def _apply_grouped(conn: sqlite3.Connection, sets: dict[str, ChangeSet]) -> Appl
                 outcome.new += len(extra)
                 outcome.affected[entity].add(record_id)
     fresh = list(sets.values())
+    unseen = _unseen_records(conn, fresh)
     _insert_sets(conn, fresh)
     for change_set in fresh:
         outcome.new += len(change_set.fields)
         outcome.affected[change_set.entity].add(change_set.record_id)
-    _project(conn, outcome.affected)
+    _project(conn, outcome.affected, unseen)
     return outcome
+
+
+def _unseen_records(
+    conn: sqlite3.Connection, fresh: Sequence[ChangeSet]
+) -> dict[str, dict[str, list[ChangeSet]]]:
+    """Per entity, the records of which no change set is held yet, with their new sets.
+
+    Their state is a function of these sets alone, so they can be projected
+    without reading anything back (the common case when a bundle brings new records).
+    """
+    grouped: dict[str, dict[str, list[ChangeSet]]] = defaultdict(lambda: defaultdict(list))
+    for change_set in fresh:
+        grouped[change_set.entity][change_set.record_id].append(change_set)
+    for entity, records in grouped.items():
+        for part in chunks(list(records)):
+            rows = conn.execute(
+                f"SELECT DISTINCT record_id FROM change_set WHERE entity = ? "
+                f"AND record_id IN ({_marks(len(part))})", (entity, *part))
+            for (record_id,) in rows:
+                del records[record_id]
+    return grouped
 
 
 def _complete_set(conn: sqlite3.Connection, incoming: ChangeSet, held_fields: dict[str, Any],
@@ -403,17 +425,59 @@ def _column_value(kind: Kind, value: Any) -> Any:
     return value
 
 
-def _project(conn: sqlite3.Connection, affected: Mapping[str, set[str]]) -> None:
+def _project(
+    conn: sqlite3.Connection, affected: Mapping[str, set[str]],
+    unseen: Mapping[str, Mapping[str, list[ChangeSet]]] | None = None,
+) -> None:
     for name, record_ids in affected.items():
         entity = ENTITIES.get(name)
         if entity is None:
             continue
-        for part in chunks(sorted(record_ids)):
+        known = (unseen or {}).get(name, {})
+        if known:
+            _project_from_sets(conn, entity, known)
+        for part in chunks(sorted(record_ids - known.keys())):
             held = _changes_of(conn, name, part)
             heads = {rid: _heads(changes) for rid, changes in held.items()}
             _write_projection(conn, entity, heads)
             _note_conflicts(conn, name, heads)
     _reindex_affected(conn, affected)
+
+
+def _project_from_sets(conn: sqlite3.Connection, entity: Entity,
+                       records: Mapping[str, list[ChangeSet]]) -> None:
+    """Project records whose every change set is in hand: same rules as `_heads`."""
+    live: list[tuple[str, int, Mapping[str, Any]]] = []
+    gone: list[str] = []
+    in_conflict: list[tuple[str, str, str]] = []
+    for record_id, sets in records.items():
+        if len(sets) == 1 and not sets[0].replaces:  # one write: every field its own head
+            only = sets[0]
+            if DELETED_FIELD in only.fields:
+                gone.append(record_id)
+            else:
+                live.append((record_id, only.hlc, only.fields))
+            continue
+        heads = _heads(change for s in sets for change in _set_changes(s))
+        if not heads or DELETED_FIELD in heads:
+            gone.append(record_id)
+            continue
+        live.append((record_id, max(c[0].hlc for c in heads.values()),
+                     {name: c[0].decoded() for name, c in heads.items()}))
+        in_conflict += [(entity.name, record_id, name) for name, c in heads.items()
+                        if len({change.value for change in c}) > 1]
+    _write_rows(conn, entity, live, gone)
+    conn.executemany("INSERT INTO conflict (entity, record_id, field) VALUES (?, ?, ?)",
+                     in_conflict)
+
+
+def _set_changes(change_set: ChangeSet) -> list[ChangeRecord]:
+    return [
+        ChangeRecord(f"{change_set.set_id}-{name}", change_set.entity, change_set.record_id,
+                     name, encode(value), change_set.hlc, change_set.device_id,
+                     change_set.unit, tuple(change_set.replaces.get(name, ())))
+        for name, value in change_set.fields.items()
+    ]
 
 
 def _note_conflicts(conn: sqlite3.Connection, entity: str,

@@ -93,7 +93,7 @@ class SafeArchive:
                 raise _unsafe(name)
             if info.file_size > _cap_of(name):
                 raise _too_large("member size")
-            if info.file_size > 65536 and info.file_size > fmt.MAX_RATIO * max(
+            if info.file_size > (1 << 20) and info.file_size > fmt.MAX_RATIO * max(
                     info.compress_size, 1):
                 raise _too_large("compression ratio")
             total += info.file_size

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from villagebook.domain.authority import Writer, required_writer
-from villagebook.domain.fields import DELETED_FIELD, ENTITIES, Entity, Kind
+from villagebook.domain.fields import DELETED_FIELD, ENTITIES, Entity, Field, Kind
 from villagebook.i18n import N_
 from villagebook.store.changelog import ChangeSet, chunks
 from villagebook.sync.errors import BundleRejected
@@ -24,6 +24,9 @@ from villagebook.sync.trust import Hierarchy
 _CHANGE_ID = re.compile(r"^[0-9a-f]{16}-[0-9a-z]{1,64}-[_a-z0-9]{1,64}$")
 _RECORD_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 _MAX_TEXT = 20_000
+_FIELDS: dict[str, dict[str, Field]] = {
+    name: {spec.name: spec for spec in entity.fields} for name, entity in ENTITIES.items()
+}
 
 
 def may_write(signer_unit: str, signer_role: str, entity: str, name: str, value: object,
@@ -67,10 +70,9 @@ def _check_value(entity: Entity, name: str, value: object) -> None:
         if value is not True:
             raise _refuse("tombstone")
         return
-    try:
-        spec = entity.field(name)
-    except KeyError:
-        raise _refuse("unknown field {field}", field=name[:40]) from None
+    spec = _FIELDS[entity.name].get(name)
+    if spec is None:
+        raise _refuse("unknown field {field}", field=name[:40])
     if value is None:
         return
     if spec.kind is Kind.INT:

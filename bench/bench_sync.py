@@ -1,0 +1,162 @@
+"""Benchmark sync: export + sign, and merge, of N change records (default 100k).
+
+    python bench/bench_sync.py                  # 100k change records
+    python bench/bench_sync.py --changes 20000  # a quick look
+    python bench/bench_sync.py --million        # also 1M, to show growth is linear
+
+Figures and ratios against baselines measured in the same run; nothing asserted:
+- export + sign of a full bundle (village -> township), change records per second;
+- merge into an empty township next to a raw `executemany` of the same change-set
+  rows into an empty database with the same settings (target <= 3x);
+- re-merge of the same bundle (target <= 0.3x of the first merge);
+- peak memory of a merge in a fresh subprocess (ru_maxrss, and tracemalloc's peak
+  of Python allocations), target <= 150 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from villagebook.domain.enums import Role
+from villagebook.services.records import bulk_create
+from villagebook.store import db
+from villagebook.store.node import Store
+from villagebook.sync.export import export_bundle
+from villagebook.sync.identity import load_public_key, set_up_node
+from villagebook.sync.merge import merge_file
+from villagebook.sync.trust import trust_key
+
+VILLAGE = ("320117100201", "白马村", "320117100000")
+TOWNSHIP = ("320117100000", "白马镇", "320117000000")
+FIELDS_PER_CASE = 10
+
+
+def _case(index: int) -> tuple[str, str, dict[str, object]]:
+    record_id = f"0190{index:08x}-0000-7000-8000-{index:012x}"
+    return record_id, VILLAGE[0], {
+        "unit_code": VILLAGE[0], "title": f"白马村第{index}号创新案例：网格化服务",
+        "lead_person": "王芳", "contact": f"139{index:08d}", "start_date": "2025-03-01",
+        "direction": "process", "aspects": ["process", "mode"],
+        "measures": "建立村民议事会，推行一窗受理、一次办结。" * 2,
+        "results": f"办理时限由7天缩短到{index % 5 + 1}天，服务群众{index % 900 + 100}户。",
+        "status": "draft",
+    }
+
+
+def _nodes(root: Path, changes: int) -> tuple[Path, Path]:
+    village = Store(root / "village")
+    set_up_node(village, Role.VILLAGE, *VILLAGE)
+    township = Store(root / "township")
+    set_up_node(township, Role.TOWNSHIP, *TOWNSHIP)
+    trust_key(township, load_public_key(village.home), VILLAGE[0])
+    trust_key(village, load_public_key(township.home), TOWNSHIP[0])
+    bulk_create(village, "case", (_case(i) for i in range(changes // FIELDS_PER_CASE)))
+    village.close()
+    township.close()
+    return root / "village", root / "township"
+
+
+def _raw_insert(village: Path, target: Path) -> float:
+    source = Store(village).conn
+    rows = source.execute("SELECT set_id, entity, record_id, hlc, device_id, unit, fields, "
+                          "replaces FROM change_set").fetchall()
+    conn = db.connect(target)
+    start = time.perf_counter()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany("INSERT INTO change_set (set_id, entity, record_id, hlc, device_id, unit, "
+                     "fields, replaces) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.execute("COMMIT")
+    return time.perf_counter() - start
+
+
+def _timed_merge(home: Path, bundle: Path) -> tuple[float, str]:
+    with Store(home) as store:
+        start = time.perf_counter()
+        result = merge_file(store, bundle)
+        return time.perf_counter() - start, result.status
+
+
+def child_memory(home: str, bundle: str) -> None:
+    """Run in a fresh process: merge, report peak memory as JSON."""
+    tracemalloc.start()
+    with Store(Path(home)) as store:
+        status = merge_file(store, Path(bundle)).status
+    _, peak = tracemalloc.get_traced_memory()
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"status": status, "tracemalloc_mb": peak / 2**20,
+                      "maxrss_mb": rss_kb / 1024}))
+
+
+def _memory(home: Path, bundle: Path) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--child-memory", str(home), str(bundle)],
+                         capture_output=True, text=True, check=True).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def run(changes: int, workdir: Path) -> dict[str, float]:
+    """One size: every figure, printed and returned."""
+    root = workdir / f"n{changes}"
+    start = time.perf_counter()
+    village, township = _nodes(root, changes)
+    print(f"\n{changes:,} change records ({changes // FIELDS_PER_CASE:,} cases): "
+          f"set-up {time.perf_counter() - start:.1f} s")
+    spare = root / "township-copy"
+    shutil.copytree(township, spare)
+    with Store(village) as store:
+        start = time.perf_counter()
+        result = export_bundle(store, TOWNSHIP[0], root / "stick", full=True)
+        export_s = time.perf_counter() - start
+    size_mb = result.path.stat().st_size / 2**20
+    merge_s, status = _timed_merge(township, result.path)
+    remerge_s, again = _timed_merge(township, result.path)
+    raw_s = _raw_insert(village, root / "raw.db")
+    memory = _memory(spare, result.path)
+    print(f"  export + sign: {export_s:6.2f} s  {result.changes / export_s:10,.0f} changes/s  "
+          f"bundle {size_mb:.1f} MB")
+    print(f"  merge (empty): {merge_s:6.2f} s  {result.changes / merge_s:10,.0f} changes/s  "
+          f"[{status}]")
+    print(f"  raw executemany of the same change-set rows: {raw_s:6.2f} s  "
+          f"-> merge/raw = {merge_s / raw_s:.2f}x (target <= 3x)")
+    print(f"  re-merge: {remerge_s:6.3f} s [{again}] -> re-merge/merge = "
+          f"{remerge_s / merge_s:.3f}x (target <= 0.3x)")
+    print(f"  peak memory of a merge (fresh process): maxrss {memory['maxrss_mb']:.0f} MB, "
+          f"tracemalloc peak {memory['tracemalloc_mb']:.1f} MB (target <= 150 MB)")
+    shutil.rmtree(root, ignore_errors=True)
+    return {"changes": result.changes, "export": export_s, "merge": merge_s, "raw": raw_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--changes", type=int, default=100_000)
+    parser.add_argument("--million", action="store_true", help="also run 1M change records")
+    parser.add_argument("--child-memory", nargs=2, help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.child_memory:
+        child_memory(*options.child_memory)
+        return
+    with tempfile.TemporaryDirectory(prefix="vb-bench-sync-") as folder:
+        figures = [run(options.changes, Path(folder))]
+        if options.million:
+            figures.append(run(1_000_000, Path(folder)))
+    if len(figures) > 1:
+        small, big = figures
+        scale = big["changes"] / small["changes"]
+        print(f"\nLinearity ({scale:.0f}x the records): "
+              f"export {big['export'] / small['export']:.1f}x, "
+              f"merge {big['merge'] / small['merge']:.1f}x the time")
+
+
+if __name__ == "__main__":
+    main()
