@@ -13,7 +13,6 @@ from villagebook.i18n import _
 
 if TYPE_CHECKING:
     from villagebook.sync.merge import MergeResult
-    from villagebook.sync.status import StreamStatus
 
 
 def _bundle_paths(paths: tuple[Path, ...]) -> list[Path]:
@@ -69,27 +68,16 @@ def _as_json(result: MergeResult) -> dict[str, Any]:
             "message": describe(result.error) if result.error else ""}
 
 
-def _gap_lines(streams: list[StreamStatus], names: dict[str, str]) -> list[str]:
-    lines = []
-    for stream in streams:
-        who = names.get(stream.origin, stream.origin)
-        for first, last in stream.missing:
-            text = (_("Bundle {first} from {origin} has not arrived") if first == last else
-                    _("Bundles {first}–{last} from {origin} have not arrived"))
-            lines.append(text.format(first=first, last=last, origin=who))
-    return lines
-
-
 def _run_merge(obj: Context, bundles: tuple[Path, ...], as_json: bool, dry_run: bool) -> None:
     from villagebook.services.messages import safe_text
     from villagebook.sync.merge import merge_files
-    from villagebook.sync.status import streams
+    from villagebook.sync.status import gap_sentences, streams
 
     with user_errors(), obj.open() as store:
         results = merge_files(store, _bundle_paths(bundles), dry_run=dry_run)
         held = streams(store)
         names = {code: name for code, name in store.conn.execute("SELECT code, name FROM unit")}
-    gaps = [safe_text(line) for line in _gap_lines(held, names)]
+    gaps = [safe_text(line) for line in gap_sentences(held, names)]
     if as_json:
         click.echo(json.dumps({"bundles": [_as_json(r) for r in results], "gaps": gaps},
                               ensure_ascii=False))
@@ -126,7 +114,7 @@ def merge(obj: Context, bundles: tuple[Path, ...], as_json: bool) -> None:
 def status(obj: Context, as_json: bool) -> None:
     """Last heard from each origin, and bundles that have not arrived."""
     from villagebook.services.messages import safe_text
-    from villagebook.sync.status import streams
+    from villagebook.sync.status import gap_sentences, streams
 
     with user_errors(), obj.open() as store:
         held = streams(store)
@@ -142,7 +130,7 @@ def status(obj: Context, as_json: bool) -> None:
                      "{when}").format(origin=safe_text(names.get(s.origin, s.origin)),
                                       unit=s.origin, receiver=s.receiver, highest=s.highest,
                                       when=s.last_heard))
-    for line in _gap_lines(held, names):
+    for line in gap_sentences(held, names):
         click.echo(safe_text(line))
     if not held:
         click.echo(_("No bundles merged yet"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from villagebook.i18n import _
 from villagebook.store.node import Store
 from villagebook.sync import trust
 
@@ -63,3 +64,15 @@ def last_heard(store: Store) -> dict[str, str]:
     for stream in streams(store):
         heard[stream.origin] = max(heard.get(stream.origin, ""), stream.last_heard)
     return heard
+
+
+def gap_sentences(found: list[StreamStatus], names: dict[str, str]) -> list[str]:
+    """Each gap as a sentence: "Bundles 5–6 from 白马村 have not arrived"."""
+    lines = []
+    for stream in found:
+        who = names.get(stream.origin, stream.origin)
+        for first, last in stream.missing:
+            text = (_("Bundle {first} from {origin} has not arrived") if first == last else
+                    _("Bundles {first}–{last} from {origin} have not arrived"))
+            lines.append(text.format(first=first, last=last, origin=who))
+    return lines

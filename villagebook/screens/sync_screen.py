@@ -1,0 +1,201 @@
+"""The Sync screen: export a bundle to a folder (a USB stick), merge every bundle
+found in a folder, with a progress bar and a table of what each bundle did.
+
+Every database call runs in a worker thread with its own store; results come
+back as messages. File names and reasons are user data: shown as `Text`, never
+parsed as markup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
+
+from villagebook.i18n import _
+
+
+@dataclass
+class BundleExported(Message):
+    """A bundle was written (`path`), or refused (`problem`)."""
+
+    path: str | None
+    problem: str | None = None
+
+
+@dataclass
+class MergeStarted(Message):
+    """Merging began: `total` bundle files were found."""
+
+    total: int
+
+
+@dataclass
+class BundleMerged(Message):
+    """One bundle was merged, found already merged, or rejected."""
+
+    row: tuple[str, str, str, str, str, str, str]
+
+
+@dataclass
+class MergeFinished(Message):
+    """Every bundle of the folder was handled; `notes` lists gaps."""
+
+    notes: list[str]
+
+
+def _status_label(status: str) -> str:
+    labels = {"merged": _("merged"), "already": _("already merged"),
+              "verified": _("verified"), "rejected": _("rejected")}
+    return labels.get(status, status)
+
+
+class SyncScreen(Screen[None]):
+    """Export to and import from a folder, e.g. a USB stick."""
+
+    DEFAULT_CSS = """
+    SyncScreen #paths { height: auto; }
+    SyncScreen #paths Label { padding: 1 1 0 1; }
+    SyncScreen #folder { width: 1fr; }
+    SyncScreen #receiver { width: 20; }
+    SyncScreen #results { height: 1fr; }
+    SyncScreen #status { height: auto; background: $boost; padding: 0 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f2", "export", _("Export"), id="sync.export",
+                tooltip=_("Write a signed bundle into the folder")),
+        Binding("f3", "merge", _("Import all"), id="sync.merge",
+                tooltip=_("Merge every bundle found in the folder")),
+        Binding("escape", "app.pop_screen", _("Back"), id="sync.back",
+                tooltip=_("Back to the previous screen")),
+    ]
+
+    def __init__(self, home: Path, folder: Path | None = None) -> None:
+        super().__init__()
+        self.home = home
+        self.folder = folder
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="paths"):
+            yield Label(_("Folder"))
+            yield Input(str(self.folder or ""), placeholder=_("e.g. E:\\ or /media/usb"),
+                        id="folder")
+            yield Label(_("To unit"))
+            yield Input("", placeholder=_("parent"), id="receiver")
+        yield ProgressBar(total=None, id="progress", show_eta=False)
+        table: DataTable[Text] = DataTable(id="results", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Static(Text(_("F2 exports, F3 imports every bundle in the folder")),
+                     id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Columns of the result table."""
+        self.title = _("Sync")
+        self.query_one("#results", DataTable).add_columns(
+            _("File"), _("From"), _("Result"), _("New"), _("Updated"), _("Conflicts"),
+            _("Reason"))
+
+    def _folder(self) -> Path | None:
+        text = self.query_one("#folder", Input).value.strip()
+        return Path(text) if text else None
+
+    def _say(self, text: str) -> None:
+        self.query_one("#status", Static).update(Text(text))
+
+    def action_export(self) -> None:
+        """Export a bundle for the receiver (default: the parent) into the folder."""
+        folder = self._folder()
+        if folder is None:
+            self._say(_("Choose a folder first"))
+            return
+        receiver = self.query_one("#receiver", Input).value.strip() or None
+        self._say(_("Exporting…"))
+        self.export_bundle(folder, receiver)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sync")
+    def export_bundle(self, folder: Path, receiver: str | None) -> None:
+        """Write the bundle on a worker thread."""
+        from villagebook.services.errors import Refused
+        from villagebook.services.messages import describe
+        from villagebook.store.node import Store
+        from villagebook.sync.export import export_bundle
+
+        try:
+            with Store(self.home) as store:
+                result = export_bundle(store, receiver, folder)
+            self.post_message(BundleExported(str(result.path)))
+        except (Refused, OSError) as error:
+            self.post_message(BundleExported(None, describe(error)))
+
+    def on_bundle_exported(self, message: BundleExported) -> None:
+        """Say where the bundle went, or why not."""
+        if message.path is None:
+            self._say(_("Not exported: {reason}").format(reason=message.problem))
+        else:
+            self._say(_("Bundle written: {path}").format(path=message.path))
+
+    def action_merge(self) -> None:
+        """Merge every bundle in the folder."""
+        folder = self._folder()
+        if folder is None or not folder.is_dir():
+            self._say(_("Choose a folder that exists"))
+            return
+        self.query_one("#results", DataTable).clear()
+        self._say(_("Importing…"))
+        self.merge_folder(folder)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sync")
+    def merge_folder(self, folder: Path) -> None:
+        """Merge each bundle in its own transaction, reporting as it goes."""
+        from villagebook.services.messages import describe
+        from villagebook.store.node import Store
+        from villagebook.sync.merge import merge_file
+
+        paths = sorted(p for p in folder.rglob("*.vbundle") if p.is_file())
+        self.post_message(MergeStarted(len(paths)))
+        with Store(self.home) as store:
+            names = dict(store.conn.execute("SELECT code, name FROM unit").fetchall())
+            for path in paths:
+                result = merge_file(store, path)
+                names.update(store.conn.execute("SELECT code, name FROM unit").fetchall())
+                reason = describe(result.error) if result.error else ""
+                self.post_message(BundleMerged((
+                    path.name, str(names.get(result.origin, result.origin)),
+                    _status_label(result.status), str(result.new), str(result.updated),
+                    str(result.conflicts), reason)))
+            self.post_message(MergeFinished(_gaps(store, names)))
+
+    def on_merge_started(self, message: MergeStarted) -> None:
+        """Size the progress bar."""
+        self.query_one("#progress", ProgressBar).update(total=max(message.total, 1),
+                                                        progress=0)
+        if not message.total:
+            self._say(_("No bundles in this folder"))
+
+    def on_bundle_merged(self, message: BundleMerged) -> None:
+        """One more row, one more step."""
+        self.query_one("#results", DataTable).add_row(*(Text(cell) for cell in message.row))
+        self.query_one("#progress", ProgressBar).advance(1)
+
+    def on_merge_finished(self, message: MergeFinished) -> None:
+        """Say what is still missing, if anything."""
+        rows = self.query_one("#results", DataTable).row_count
+        lines = [_("{count} bundles handled").format(count=rows), *message.notes]
+        self._say("\n".join(lines))
+
+
+
+def _gaps(store: Any, names: dict[str, str]) -> list[str]:
+    from villagebook.sync.status import gap_sentences, streams
+
+    return gap_sentences(streams(store), names)
