@@ -250,7 +250,7 @@ async def test_township_ledgers_show_overdue_first_and_filter_by_unit(town_home:
         await pilot.pause()
         await pilot.press("enter")  # the most overdue unit is at the top
         await settle(pilot)
-        assert set(_cell_texts(problems, 1)) == {"白马村"}
+        assert set(_cell_texts(problems, 3)) == {"白马村"}
         await pilot.press("a")
         await settle(pilot)
         assert problems.row_count == 4

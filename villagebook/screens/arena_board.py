@@ -74,8 +74,10 @@ class ArenaBoardScreen(Screen[None]):
     def on_mount(self) -> None:
         """Set the columns up and compute the ranking."""
         self.title = _("Arena board")
-        self.query_one("#board", DataTable).add_columns(
-            _("Rank"), _("Unit"), _("Township / street"), _("Points"), "", _("Award"))
+        table = self.query_one("#board", DataTable)
+        for label, width in ((_("Rank"), 4), (_("Unit"), 14), (_("Township / street"), 10),
+                             (_("Points"), 7), ("", BAR_WIDTH), (_("Award"), 8)):
+            table.add_column(label, width=width)
         self.load_ranking()
 
     @work(thread=True, exclusive=True, exit_on_error=False)

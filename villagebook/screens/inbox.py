@@ -62,9 +62,11 @@ class InboxScreen(Screen[None]):
     def on_mount(self) -> None:
         """Set the columns up and read the streams."""
         self.title = _("Inbox")
-        self.query_one("#streams", DataTable).add_columns(
-            _("Unit"), _("To"), _("Bundles"), _("Latest number"), _("Missing numbers"),
-            _("Last heard"), _("Days silent"))
+        table = self.query_one("#streams", DataTable)
+        for label, width in ((_("Unit"), 12), (_("To"), 10), (_("Bundles"), 8),
+                             (_("Latest number"), 8), (_("Missing numbers"), 10),
+                             (_("Last heard"), 10), (_("Days silent"), 10)):
+            table.add_column(label, width=width)
         self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False)

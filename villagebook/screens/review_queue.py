@@ -103,7 +103,11 @@ class ReviewQueueScreen(Screen[None]):
         """Set the columns up and read the queue."""
         self.title = _("Review queue")
         table = self.query_one("#queue", DataTable)
-        table.add_columns(_("Unit"), _("Case title"), _("Lead person"), _("Returned before"))
+        # Fixed widths (in cells; a Chinese character takes two): the layout holds at
+        # 80 columns and does not depend on when the table measures its content.
+        for label, width in ((_("Unit"), 12), (_("Case title"), 36), (_("Lead person"), 8),
+                             (_("Returned before"), 10)):
+            table.add_column(label, width=width)
         self.load_queue(0)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="queue")

@@ -96,9 +96,10 @@ class ScoringScreen(Screen[None]):
     def on_mount(self) -> None:
         """Set the columns up and read the cases."""
         self.title = _("Expert scoring")
-        self.query_one("#cases", DataTable).add_columns(
-            _("Unit"), _("Case title"), _("Status"), _("Expert score"), _("Experts"),
-            _("Spread"))
+        table = self.query_one("#cases", DataTable)
+        for label, width in ((_("Unit"), 12), (_("Case title"), 26), (_("Status"), 10),
+                             (_("Expert score"), 8), (_("Experts"), 6), (_("Spread"), 7)):
+            table.add_column(label, width=width)
         self.load_cases(None)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="cases")

@@ -36,7 +36,7 @@ class TownshipLedgersScreen(Screen[None]):
 
     DEFAULT_CSS = """
     TownshipLedgersScreen #status { height: 1; background: $boost; padding: 0 1; }
-    TownshipLedgersScreen #units { width: 30; }
+    TownshipLedgersScreen #units { width: 36; }
     TownshipLedgersScreen #problems { width: 1fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -64,11 +64,15 @@ class TownshipLedgersScreen(Screen[None]):
     def on_mount(self) -> None:
         """Set the columns up and read the ledgers."""
         self.title = _("Ledgers of the units")
-        self.query_one("#units", DataTable).add_columns(
-            _("Unit"), _("Problems"), _("Open"), _("Overdue"))
-        self.query_one("#problems", DataTable).add_columns(
-            _("Overdue"), _("Unit"), _("Problem title"), _("Deadline"), _("Status"),
-            _("Responsible person"))
+        units = self.query_one("#units", DataTable)
+        for label, width in ((_("Unit"), 12), (_("Problems"), 6), (_("Unresolved"), 6),
+                             (_("Overdue"), 4)):
+            units.add_column(label, width=width)
+        problems = self.query_one("#problems", DataTable)
+        for label, width in ((_("Overdue"), 4), (_("Deadline"), 10), (_("Problem title"), 20),
+                             (_("Unit"), 10), (_("Status"), 8),
+                             (_("Responsible person"), 8)):
+            problems.add_column(label, width=width)
         self.load(self.unit_code)
 
     @work(thread=True, exclusive=True, exit_on_error=False)
@@ -102,7 +106,7 @@ class TownshipLedgersScreen(Screen[None]):
         for row in message.rows:
             problems.add_row(
                 Text(_("Overdue") if row.overdue else "", style="bold red"),
-                Text(row.unit_name), Text(row.title), Text(row.deadline or ""),
+                Text(row.deadline or ""), Text(row.title), Text(row.unit_name),
                 Text(_(ProblemStatus(row.status).label)), Text(row.responsible_person),
                 key=row.problem_id)
         overdue = sum(1 for row in message.rows if row.overdue)
