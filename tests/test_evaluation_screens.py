@@ -230,6 +230,13 @@ async def test_arena_board_ranks_with_bars_and_explains_the_highlighted_unit(
         await pilot.press("g")
         await pilot.pause()
         assert _cell_texts(table, 1) == ["农业服务中心"]
+        await pilot.press("x")
+        await settle(pilot)
+    from openpyxl import load_workbook
+
+    board = load_workbook(district_home / "reports" / "rank-2026.xlsx")
+    assert board.sheetnames == ["村（社区）", "科室站所"]
+    assert board["村（社区）"].max_row == 4
     assert str(bar(50, 100, width=10)) == "█████"
     assert str(bar(0, 100)) == ""
 

@@ -53,6 +53,8 @@ class ArenaBoardScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("g", "switch_group", _("Switch group"), id="arena.group",
                 tooltip=_("Villages and communities, or sections")),
+        Binding("x", "export_report", _("Export"), id="arena.export",
+                tooltip=_("Write this list as a spreadsheet in the home's reports folder")),
         Binding("escape", "app.pop_screen", _("Back"), id="arena.back",
                 tooltip=_("Back to the previous screen")),
     ]
@@ -146,3 +148,9 @@ class ArenaBoardScreen(Screen[None]):
         self.group = "section" if self.group == "village" else "village"
         if self.ranking is not None:
             self._fill()
+
+    def action_export_report(self) -> None:
+        """Write the rank report into the home's reports folder."""
+        from villagebook.screens.widgets.report_export import write_report_from
+
+        write_report_from(self, self.home, "rank", self.period)

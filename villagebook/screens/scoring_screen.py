@@ -74,6 +74,8 @@ class ScoringScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "score", _("Score"), id="scoring.score",
                 tooltip=_("Score the highlighted case")),
+        Binding("x", "export_report", _("Export"), id="scoring.export",
+                tooltip=_("Write this list as a spreadsheet in the home's reports folder")),
         Binding("escape", "app.pop_screen", _("Back"), id="scoring.back",
                 tooltip=_("Back to the previous screen")),
     ]
@@ -209,3 +211,9 @@ class ScoringScreen(Screen[None]):
         self.notify(_("Score saved"))
         self.load_cases(message.case_id)
         self.load_case(message.case_id)
+
+    def action_export_report(self) -> None:
+        """Write the case report into the home's reports folder."""
+        from villagebook.screens.widgets.report_export import write_report_from
+
+        write_report_from(self, self.home, "case", None)

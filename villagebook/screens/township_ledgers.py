@@ -42,6 +42,8 @@ class TownshipLedgersScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "all_units", _("All units"), id="ledgers.all",
                 tooltip=_("Show the ledgers of every unit")),
+        Binding("x", "export_report", _("Export"), id="ledgers.export",
+                tooltip=_("Write this list as a spreadsheet in the home's reports folder")),
         Binding("escape", "app.pop_screen", _("Back"), id="ledgers.back",
                 tooltip=_("Back to the previous screen")),
     ]
@@ -124,3 +126,9 @@ class TownshipLedgersScreen(Screen[None]):
     def action_all_units(self) -> None:
         """Show every unit's ledger again."""
         self.load(None)
+
+    def action_export_report(self) -> None:
+        """Write the problem report into the home's reports folder."""
+        from villagebook.screens.widgets.report_export import write_report_from
+
+        write_report_from(self, self.home, "problem", None)
