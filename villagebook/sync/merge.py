@@ -62,6 +62,10 @@ class _DryRun(Exception):
     """Raised at the end of a verify-only run to roll its transaction back."""
 
 
+class _AlreadyMerged(Exception):
+    """Raised when every segment of a bundle is held: nothing to write."""
+
+
 def merge_files(store: Store, paths: list[Path], *, dry_run: bool = False,
                 progress: Progress | None = None) -> list[MergeResult]:
     """Merge (or, with `dry_run`, only verify) each bundle in its own transaction."""
@@ -77,6 +81,8 @@ def merge_file(store: Store, path: Path, *, dry_run: bool = False,
             _merge(store, archive, result, dry_run, progress)
     except _DryRun:
         result.status = "verified"
+    except _AlreadyMerged:
+        result.status = "already"
     except ClockDriftError as error:
         result.status, result.error = "rejected", BundleRejected(
             "clock", N_("A timestamp lies {days:.0f} days in the future; check this laptop's "
@@ -112,10 +118,9 @@ def _merge(store: Store, archive: SafeArchive, result: MergeResult, dry_run: boo
         result.segments = len(segments)
         result.origins = sorted({s.manifest.origin for s in segments})
         fresh = [s for s in segments if not _held(conn, s.manifest.segment)]
+        if not fresh:  # the same bundle again: roll back even its (identical) enrolments
+            raise _AlreadyMerged
         _record_acks(store, manifest)
-        if not fresh:
-            result.status = "already"
-            return
         conflicts_before = _count(conn, "conflict")
         hierarchy = trust.hierarchy(store)
         stored = "" if dry_run else _keep_copy(store, archive.path)
