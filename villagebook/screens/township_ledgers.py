@@ -21,6 +21,9 @@ from textual.widgets import DataTable, Footer, Static
 
 from villagebook.i18n import _
 
+#: A district holds tens of thousands of entries; the table shows the most urgent ones.
+MAX_ROWS = 2000
+
 
 @dataclass
 class LedgersLoaded(Message):
@@ -105,7 +108,7 @@ class TownshipLedgersScreen(Screen[None]):
                     key=unit["unit_code"])
         problems = self.query_one("#problems", DataTable)
         problems.clear()
-        for row in message.rows:
+        for row in message.rows[:MAX_ROWS]:
             problems.add_row(
                 Text(_("Overdue") if row.overdue else "", style="bold red"),
                 Text(row.deadline or ""), Text(row.title), Text(row.unit_name),
@@ -115,9 +118,11 @@ class TownshipLedgersScreen(Screen[None]):
         scope = (next((u["unit_name"] for u in message.units
                        if u["unit_code"] == message.unit_code), message.unit_code)
                  if message.unit_code else _("all units"))
-        self.query_one("#status", Static).update(Text(
-            _("{scope}: {count} ledger entries, {overdue} overdue").format(
-                scope=scope, count=len(message.rows), overdue=overdue)))
+        status = _("{scope}: {count} ledger entries, {overdue} overdue").format(
+            scope=scope, count=len(message.rows), overdue=overdue)
+        if len(message.rows) > MAX_ROWS:
+            status += "  " + _("(the first {shown} are shown)").format(shown=MAX_ROWS)
+        self.query_one("#status", Static).update(Text(status))
 
     @on(DataTable.RowSelected, "#units")
     def _unit_chosen(self, event: DataTable.RowSelected) -> None:
