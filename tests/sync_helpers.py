@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, make_node
+from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, make_node, run_cli
 from villagebook.domain.enums import Role
 from villagebook.store.changelog import encode
 from villagebook.store.node import Store
@@ -115,3 +115,15 @@ def forge(signer: Store, path: Path, payload: bytes, *, receiver: str = TOWNSHIP
         for name, data in (extra or {}).items():
             zf.writestr(name, data)
     return path
+
+
+def refused(township: Store, bundle: Path, *reason: str) -> None:
+    """Merging `bundle` on the command line fails with `reason` and changes nothing."""
+    before = state(township)
+    result = run_cli(township.home, "merge", str(bundle))
+    assert result.code == 1, result
+    assert "Traceback" not in result.err
+    line = result.err.strip().splitlines()[0]
+    assert line.startswith(f"Rejected {bundle.name}: "), line
+    assert any(text in line for text in reason), line
+    assert state(township) == before

@@ -21,6 +21,7 @@ from tests.sync_helpers import (
     change_line,
     forge,
     introduce,
+    refused,
     send,
     state,
     three_nodes,
@@ -38,18 +39,6 @@ def nodes(tmp_path: Path) -> Iterator[Nodes]:
     with three_nodes(tmp_path) as found:
         cases.create_case(found.village, CASE)
         yield found
-
-
-def refused(township: Store, bundle: Path, *reason: str) -> None:
-    """Merging `bundle` on the command line fails with `reason` and changes nothing."""
-    before = state(township)
-    result = run_cli(township.home, "merge", str(bundle))
-    assert result.code == 1, result
-    assert "Traceback" not in result.err
-    line = result.err.strip().splitlines()[0]
-    assert line.startswith(f"Rejected {bundle.name}: "), line
-    assert any(text in line for text in reason), line
-    assert state(township) == before
 
 
 def rewrite(source: Path, target: Path, change: dict[str, bytes | None]) -> Path:
