@@ -203,10 +203,18 @@ async def test_expert_scores_the_waiting_case_and_sees_the_mean_and_spread(
         await settle(pilot)
         assert "0–100" in str(app.screen.query_one("#status", Static).render())
 
+        await pilot.press("m")
+        await pilot.pause()
+        for key in ("y", "i", "enter"):
+            await pilot.press(key)
+        await settle(pilot)
+        assert "示范案例" in str(app.screen.query_one("#case", Static).render())
+
     with Store(district_home) as store:
         scores = evaluation.scores_of(store, fixed_id("approved", 3))
         assert [(s["expert"], s["score"], s["comment"]) for s in scores] == [
             ("赵教授", 88, "hao")]
+        assert [m["citation"] for m in evaluation.model_cases(store)] == ["yi"]
 
 
 # --- arena board -------------------------------------------------------------------------
@@ -232,6 +240,10 @@ async def test_arena_board_ranks_with_bars_and_explains_the_highlighted_unit(
         assert _cell_texts(table, 1) == ["农业服务中心"]
         await pilot.press("x")
         await settle(pilot)
+        await pilot.press("p", *("ctrl+a ctrl+k 2 0 2 5 enter".split()))
+        await settle(pilot)
+        heading = str(app.screen.query_one("#heading", Static).render())
+        assert "考评期 2025（截至 2025-12-31）" in heading
     from openpyxl import load_workbook
 
     board = load_workbook(district_home / "reports" / "rank-2026.xlsx")

@@ -53,6 +53,8 @@ class ArenaBoardScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("g", "switch_group", _("Switch group"), id="arena.group",
                 tooltip=_("Villages and communities, or sections")),
+        Binding("p", "choose_period", _("Period"), id="arena.period",
+                tooltip=_("Rank another period: a year, half, quarter or month")),
         Binding("x", "export_report", _("Export"), id="arena.export",
                 tooltip=_("Write this list as a spreadsheet in the home's reports folder")),
         Binding("escape", "app.pop_screen", _("Back"), id="arena.back",
@@ -154,3 +156,16 @@ class ArenaBoardScreen(Screen[None]):
         from villagebook.screens.widgets.report_export import write_report_from
 
         write_report_from(self, self.home, "rank", self.period)
+
+    def action_choose_period(self) -> None:
+        """Ask for another period and rank it."""
+        from villagebook.screens.comment_modal import CommentModal
+
+        def chosen(period: str | None) -> None:
+            if period:
+                self.period = period
+                self.load_ranking()
+
+        current = self.ranking.period.code if self.ranking is not None else ""
+        self.app.push_screen(CommentModal(_("Period (2026, 2026-H1, 2026-Q3 or 2026-05)"),
+                                          required=False, initial=current), chosen)

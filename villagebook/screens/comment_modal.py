@@ -47,6 +47,10 @@ class CommentModal(ModalScreen[str | None]):
             yield Label(Text(_("Enter to confirm, Esc to cancel")), id="hint")
             yield Label("", id="problem")
 
+    def on_mount(self) -> None:
+        """Start typing at once."""
+        self.query_one("#comment", Input).focus()
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Confirm the comment (unless it is required and empty)."""
         text = event.value.strip()

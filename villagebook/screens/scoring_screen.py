@@ -48,7 +48,7 @@ class ScoreSaved(Message):
 
 def _load_detail(home: Path, case_id: str) -> dict[str, Any]:
     from villagebook.services.cases import get_case
-    from villagebook.services.evaluation import case_score, scores_of
+    from villagebook.services.evaluation import case_score, is_model, scores_of
     from villagebook.services.explain import explain_case_score, record_lines
     from villagebook.store.node import Store
 
@@ -60,6 +60,7 @@ def _load_detail(home: Path, case_id: str) -> dict[str, Any]:
             "lines": record_lines("case", case, skip=("title", "unit_code")),
             "scores": scores_of(store, case_id),
             "summary": explain_case_score(case_score(store, case_id)),
+            "model": is_model(store, case_id),
         }
 
 
@@ -74,6 +75,8 @@ class ScoringScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "score", _("Score"), id="scoring.score",
                 tooltip=_("Score the highlighted case")),
+        Binding("m", "mark_model", _("Model case"), id="scoring.model",
+                tooltip=_("Hold the highlighted case up as a model for other units")),
         Binding("x", "export_report", _("Export"), id="scoring.export",
                 tooltip=_("Write this list as a spreadsheet in the home's reports folder")),
         Binding("escape", "app.pop_screen", _("Back"), id="scoring.back",
@@ -158,6 +161,8 @@ class ScoringScreen(Screen[None]):
         text = Text()
         text.append(detail["title"] + "\n", style="bold")
         text.append(detail["summary"] + "\n", style="bold green")
+        if detail["model"]:
+            text.append(_("Model case") + "\n", style="bold yellow")
         for score in detail["scores"]:
             text.append(_("{expert}: {score} points ({date})").format(
                 expert=score["expert"], score=score["score"], date=score["date"]) + "\n")
@@ -217,3 +222,38 @@ class ScoringScreen(Screen[None]):
         from villagebook.screens.widgets.report_export import write_report_from
 
         write_report_from(self, self.home, "case", None)
+
+    def action_mark_model(self) -> None:
+        """Ask why the highlighted case is a model, then mark it."""
+        from villagebook.screens.comment_modal import CommentModal
+
+        case_id = self.current
+        if case_id is None:
+            return
+
+        def cited(citation: str | None) -> None:
+            if citation is not None:
+                self.mark_model(case_id, citation)
+
+        self.app.push_screen(CommentModal(_("Why is this case a model?"), required=False),
+                             cited)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="save")
+    def mark_model(self, case_id: str, citation: str) -> None:
+        """Mark the case as a model, signed by this district."""
+        from villagebook.services.errors import Refused
+        from villagebook.services.evaluation import mark_model
+        from villagebook.services.messages import describe
+        from villagebook.services.setup import unit_name
+        from villagebook.store.node import Store
+
+        with Store(self.home) as store:
+            who = unit_name(store, store.node.unit_code) or store.node.unit_code
+            try:
+                mark_model(store, case_id, who, citation or None)
+            except Refused as error:
+                self.post_message(ScoreSaved(case_id, describe(error)))
+                return
+        self.app.call_from_thread(
+            self.notify, _("Case {id} is now a model case").format(id=case_id))
+        self.app.call_from_thread(self.load_case, case_id)
