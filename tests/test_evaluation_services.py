@@ -337,3 +337,43 @@ def test_a_unit_cannot_adopt_its_own_model(district: Store, clock: Clock,
         changelog.apply(conn, [c for _s, c in changelog.iter_changes(district.conn)])
     with pytest.raises(Refused, match="own"):
         evaluation.adopt_case(village, model, "陈书记")
+
+
+# --- periods and reports -----------------------------------------------------------------
+
+@pytest.mark.parametrize(("spelling", "code", "start", "end"), [
+    ("2026", "2026", "2026-01-01", "2026-12-31"),
+    ("2026年", "2026", "2026-01-01", "2026-12-31"),
+    ("2026-h2", "2026-H2", "2026-07-01", "2026-12-31"),
+    ("2026上半年", "2026-H1", "2026-01-01", "2026-06-30"),
+    ("2026-Q1", "2026-Q1", "2026-01-01", "2026-03-31"),
+    ("2026年第四季度", "2026-Q4", "2026-10-01", "2026-12-31"),
+    ("2024-02", "2024-02", "2024-02-01", "2024-02-29"),
+    ("2026年12月", "2026-12", "2026-12-01", "2026-12-31"),
+])
+def test_periods_are_read_as_people_write_them(spelling: str, code: str, start: str,
+                                               end: str) -> None:
+    period = evaluation.period_of(spelling)
+    assert (period.code, period.start.isoformat(), period.end.isoformat()) == (code, start, end)
+
+
+@pytest.mark.parametrize("spelling", ["明年", "2026-13", "2026-Q5", "26", ""])
+def test_a_period_nobody_can_read_is_refused(spelling: str) -> None:
+    with pytest.raises(Refused, match="period"):
+        evaluation.period_of(spelling)
+
+
+def test_a_report_replaces_the_old_file_whole_or_not_at_all(district: Store,
+                                                           tmp_path: Path) -> None:
+    from villagebook.services.reports import display_width, write_report
+
+    out = tmp_path / "out" / "rank.csv"
+    out.parent.mkdir()
+    out.write_text("last week's report", encoding="utf-8")
+    with pytest.raises(Refused, match="period"):
+        write_report(district, "rank", out, "明年")
+    assert out.read_text(encoding="utf-8") == "last week's report"
+    assert write_report(district, "rank", out, "2026") == 6
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert [p.name for p in out.parent.iterdir()] == ["rank.csv"]
+    assert display_width("白马村 A1") == 9
