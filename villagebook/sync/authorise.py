@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from villagebook.domain.authority import Writer, required_writer
@@ -24,9 +24,6 @@ from villagebook.sync.trust import Hierarchy
 _CHANGE_ID = re.compile(r"^[0-9a-f]{16}-[0-9a-z]{1,64}-[_a-z0-9]{1,64}$")
 _RECORD_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 _MAX_TEXT = 20_000
-_FIELDS: dict[str, dict[str, Field]] = {
-    name: {spec.name: spec for spec in entity.fields} for name, entity in ENTITIES.items()
-}
 
 
 def may_write(signer_unit: str, signer_role: str, entity: str, name: str, value: object,
@@ -56,8 +53,11 @@ def check_shape(change_set: ChangeSet) -> Entity:
         raise _refuse("record id")
     if not change_set.fields:
         raise _refuse("no fields")
+    checks = _CHECKS[entity.name]
     for name, value in change_set.fields.items():
-        _check_value(entity, name, value)
+        check = checks.get(name)
+        if check is None or not check(value):
+            _check_value(entity, name, value)  # says which, and why
     for name, replaced in change_set.replaces.items():
         if name not in change_set.fields or not all(
                 isinstance(c, str) and _CHANGE_ID.match(c) for c in replaced):
@@ -65,27 +65,31 @@ def check_shape(change_set: ChangeSet) -> Entity:
     return entity
 
 
-def _check_value(entity: Entity, name: str, value: object) -> None:
-    if name == DELETED_FIELD:
-        if value is not True:
-            raise _refuse("tombstone")
-        return
-    spec = _FIELDS[entity.name].get(name)
-    if spec is None:
-        raise _refuse("unknown field {field}", field=name[:40])
-    if value is None:
-        return
+def _checker(spec: Field) -> Callable[[object], bool]:
+    """A fast type-and-size test for one field's values (None always passes)."""
     if spec.kind is Kind.INT:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif spec.kind is Kind.BOOL:
-        ok = isinstance(value, bool)
-    elif spec.is_list:
-        ok = isinstance(value, list) and len(value) <= 1000 and all(
-            isinstance(item, str) and len(item) <= 200 for item in value)
-    else:
-        ok = isinstance(value, str) and len(value) <= min(spec.max_length or _MAX_TEXT,
-                                                           _MAX_TEXT)
-    if not ok:
+        return lambda v: v is None or type(v) is int
+    if spec.kind is Kind.BOOL:
+        return lambda v: v is None or type(v) is bool
+    if spec.is_list:
+        return lambda v: v is None or (type(v) is list and len(v) <= 1000 and all(
+            type(item) is str and len(item) <= 200 for item in v))
+    limit = min(spec.max_length or _MAX_TEXT, _MAX_TEXT)
+    return lambda v: v is None or (type(v) is str and len(v) <= limit)
+
+
+_CHECKS: dict[str, dict[str, Callable[[object], bool]]] = {
+    name: {**{spec.name: _checker(spec) for spec in entity.fields},
+           DELETED_FIELD: lambda v: v is True}
+    for name, entity in ENTITIES.items()
+}
+
+
+def _check_value(entity: Entity, name: str, value: object) -> None:
+    check = _CHECKS[entity.name].get(name)
+    if check is None:
+        raise _refuse("unknown field {field}", field=name[:40])
+    if not check(value):
         raise _refuse("value of {field}", field=name)
 
 
