@@ -84,13 +84,17 @@ def test_experts_score_and_bad_scores_change_nothing(district_home: Path) -> Non
 
     first = cli(district_home, "score", case_id, "--expert", "王教授", "--score", "90")
     assert first.code == 0, first
+    bad_day = cli(district_home, "score", case_id, "--expert", "李研究员", "--score", "70",
+                  "--date", "昨天", lang="zh")
+    assert bad_day.code == 1 and "日期" in bad_day.err
     second = cli(district_home, "score", case_id, "--expert", "李研究员", "--score", "70",
-                 "--comment", "数据翔实", lang="zh")
+                 "--comment", "数据翔实", "--date", "2026年11月8日", lang="zh")
     assert "80 分" in second.out and "最低 70" in second.out
     document = cli(district_home, "dump", "--json", check=True).json()
     assert next(c for c in document["cases"] if c["id"] == case_id)["status"] == "scored"
-    assert sorted(s["expert"] for s in document["scores"] if s["case_id"] == case_id) == [
-        "李研究员", "王教授"]
+    assert sorted((s["expert"], s["date"]) for s in document["scores"]
+                  if s["case_id"] == case_id) == [("李研究员", "2026-11-08"),
+                                                   ("王教授", "2026-11-20")]
 
 
 def test_rank_prints_awards_with_their_breakdown(district_home: Path) -> None:

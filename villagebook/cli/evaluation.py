@@ -92,14 +92,17 @@ def ledgers(obj: Context, unit_code: str | None, as_json: bool) -> None:
 @click.option("--score", "value", required=True, metavar="0-100", help="The score, 0 to 100.")
 @click.option("--comment", default=None, help="The expert's comment (a correction "
               "without one keeps the earlier comment).")
+@click.option("--date", "day", default=None,
+              help="When the expert scored, e.g. 2026-05-08 (default: today).")
 @pass_context
-def score(obj: Context, case_id: str, expert: str, value: str, comment: str | None) -> None:
+def score(obj: Context, case_id: str, expert: str, value: str, comment: str | None,
+          day: str | None) -> None:
     """District expert score of an approved case (an expert scoring again corrects it)."""
     from villagebook.services.evaluation import case_score, score_case
     from villagebook.services.explain import explain_case_score
 
     with user_errors("score"), obj.open() as store:
-        score_case(store, case_id, expert, value, comment)
+        score_case(store, case_id, expert, value, comment, day)
         summary = case_score(store, case_id)
     click.echo(_("Scored case {id}: {summary}").format(
         id=case_id, summary=explain_case_score(summary)))

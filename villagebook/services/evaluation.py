@@ -82,11 +82,12 @@ def _upsert(store: Store, entity_name: str, record_id: str, data: Mapping[str, A
 # --- expert scores -----------------------------------------------------------------------
 
 def score_case(store: Store, case_id: str, expert: str, score: object,
-               comment: str | None = None) -> str:
+               comment: str | None = None, date: object = None) -> str:
     """Record (or correct) one expert's score of an approved case; returns the score's id.
 
     The first score moves the case from approved to scored, in the same transaction.
-    A correction without a comment keeps the expert's earlier comment.
+    A correction without a comment keeps the expert's earlier comment. `date` is
+    when the expert scored (a scoring session on paper is entered later); default today.
     """
     _require_district(store, N_("Only the district node records expert scores"))
     case = get_case(store, case_id)
@@ -95,7 +96,8 @@ def score_case(store: Store, case_id: str, expert: str, score: object,
                       status=CaseStatus(case["status"] or "draft"))
     name = expert.strip()
     score_id = stable_id("score", case_id, name.casefold())
-    data = {"case_id": case_id, "expert": name, "score": score, "date": store.today()}
+    data = {"case_id": case_id, "expert": name, "score": score,
+            "date": date or store.today()}
     if comment is not None:
         data["comment"] = comment
     with store.transaction():
