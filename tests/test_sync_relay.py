@@ -78,3 +78,27 @@ def test_a_revocation_travels_up_with_the_townships_bundle(tmp_path: Path) -> No
         assert again is not None and again.revoked
         # What the village signed before stays at the district.
         assert n.district.conn.execute("SELECT count(*) FROM innovation_case").fetchone() == (1,)
+
+
+def test_a_township_cannot_enrol_a_key_for_another_townships_village(tmp_path: Path) -> None:
+    from tests.conftest import make_node
+    from tests.sync_helpers import introduce
+    from villagebook.domain.enums import Role
+    from villagebook.sync.identity import load_public_key
+
+    with three_nodes(tmp_path) as n:
+        cases.create_case(n.village, CASE)
+        merge_file(n.township, send(n.village, tmp_path / "up"))
+        merge_file(n.district, send(n.township, tmp_path / "relay"))
+        rogue = make_node(tmp_path / "rogue", Role.TOWNSHIP, ("320117200000", "东屏街道",
+                                                              DISTRICT[0]))
+        introduce(n.district, rogue)
+        impostor = make_node(tmp_path / "impostor", Role.VILLAGE,
+                             (VILLAGE[0], "白马村", "320117200000"))
+        enrolment = {"key": load_public_key(impostor.home).base64(), "unit": VILLAGE[0],
+                     "parent": "320117200000", "role": "village"}
+        bundle = forge(rogue, tmp_path / "rogue.vbundle", b"", receiver=DISTRICT[0],
+                       overrides={"enrolments": [enrolment]})
+        rogue.close()
+        impostor.close()
+        refused(n.district, bundle, "which is under unit 320117100000 here")

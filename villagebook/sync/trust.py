@@ -182,6 +182,8 @@ def accept_enrolment(store: Store, sender: TrustedKey, enrolment: fmt.Enrolment)
     except KeyFormatError:
         raise BundleRejected("bad_manifest", N_("The bundle's manifest is invalid ({what})"),
                              what="enrolments") from None
+    if child:
+        _check_same_parent(store, enrolment.unit, sender.unit)
     found = find_key(store, public.key_id_hex)
     if found is not None:
         if found.unit != enrolment.unit:
@@ -195,6 +197,17 @@ def accept_enrolment(store: Store, sender: TrustedKey, enrolment: fmt.Enrolment)
     if upward:
         store.conn.execute("UPDATE sync_key SET parent_code = ? WHERE unit_code = ? "
                            "AND parent_code IS NULL", (enrolment.unit, sender.unit))
+
+
+def _check_same_parent(store: Store, unit: str, parent: str) -> None:
+    # A township may not enrol keys for a unit this node knows under another parent.
+    row = store.conn.execute("SELECT parent_code FROM sync_key WHERE unit_code = ? AND "
+                             "parent_code IS NOT NULL AND parent_code != ?",
+                             (unit, parent)).fetchone()
+    if row is not None:
+        raise BundleRejected("conflicting_key", N_("The bundle vouches for a key of unit "
+                             "{unit}, which is under unit {parent} here"),
+                             unit=unit, parent=row[0])
 
 
 def accept_revocation(store: Store, sender: TrustedKey, key_id: str) -> None:
