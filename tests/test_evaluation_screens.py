@@ -240,7 +240,7 @@ async def test_arena_board_ranks_with_bars_and_explains_the_highlighted_unit(
         assert _cell_texts(table, 1) == ["农业服务中心"]
         await pilot.press("x")
         await settle(pilot)
-        await pilot.press("p", *("ctrl+a ctrl+k 2 0 2 5 enter".split()))
+        await pilot.press("p", "ctrl+a", "ctrl+k", "2", "0", "2", "5", "enter")
         await settle(pilot)
         heading = str(app.screen.query_one("#heading", Static).render())
         assert "考评期 2025（截至 2025-12-31）" in heading
