@@ -234,13 +234,22 @@ class SyncSegment(SQLModel, table=True):
 
 
 class SyncPeer(SQLModel, table=True):
-    """What a neighbour unit said it holds (its acks, JSON) and our bundle counter to it."""
+    """Our bundle counter to a neighbour unit."""
 
     __tablename__ = "sync_peer"
     unit_code: str = Field(primary_key=True)
+    next_seq: int = 1
+
+
+class SyncAck(SQLModel, table=True):
+    """What one device (key) of a neighbour unit said it holds: its acks (JSON), and
+    how far it holds this node's own changes."""
+
+    __tablename__ = "sync_ack"
+    key_id: str = Field(primary_key=True)
+    unit_code: str = Field(index=True)
     acks: str
     acked_local_seq: int = 0
-    next_seq: int = 1
 
 
 class SyncSent(SQLModel, table=True):

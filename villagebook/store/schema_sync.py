@@ -56,6 +56,29 @@ def _tables(conn: sqlite3.Connection) -> None:
     run_script(conn, _V1_TABLES)
 
 
+# Acknowledgements are per device (two laptops of one unit hold different things);
+# the bundle counter stays per receiving unit. Dropping old acks only costs a resend.
+_V2_ACKS = """
+DROP TABLE sync_peer;
+CREATE TABLE sync_peer (
+    unit_code VARCHAR NOT NULL PRIMARY KEY,
+    next_seq INTEGER NOT NULL
+);
+CREATE TABLE sync_ack (
+    key_id VARCHAR NOT NULL PRIMARY KEY,
+    unit_code VARCHAR NOT NULL,
+    acks VARCHAR NOT NULL,
+    acked_local_seq INTEGER NOT NULL
+);
+CREATE INDEX ix_sync_ack_unit_code ON sync_ack (unit_code)
+"""
+
+
+def _acks_per_device(conn: sqlite3.Connection) -> None:
+    run_script(conn, _V2_ACKS)
+
+
 STEPS: tuple[Step, ...] = (
     ("sync-1-keys-segments-peers", _tables),
+    ("sync-2-acks-per-device", _acks_per_device),
 )

@@ -74,8 +74,8 @@ def export_bundle(store: Store, to: str | None = None, out: Path | None = None,
     receiver, upward = receiver_of(store, to)
     secret = load_secret_key(store.home)
     with store.transaction() as conn:
-        peer = _peer(conn, receiver)
-        seq = int(peer["next_seq"])
+        peer = _peer(store, receiver)
+        seq = peer.next_seq
         target = _target(store, out, receiver, seq)
         temp = target.with_name(f".{target.name}.part")
         try:
@@ -83,9 +83,9 @@ def export_bundle(store: Store, to: str | None = None, out: Path | None = None,
             os.replace(temp, target)
         finally:
             temp.unlink(missing_ok=True)
-        conn.execute("INSERT INTO sync_peer (unit_code, acks, acked_local_seq, next_seq) "
-                     "VALUES (?, '{}', 0, ?) ON CONFLICT(unit_code) DO UPDATE SET "
-                     "next_seq = excluded.next_seq", (receiver, seq + 1))
+        conn.execute("INSERT INTO sync_peer (unit_code, next_seq) VALUES (?, ?) "
+                     "ON CONFLICT(unit_code) DO UPDATE SET next_seq = excluded.next_seq",
+                     (receiver, seq + 1))
         conn.execute("INSERT INTO sync_sent (receiver, seq, max_local_seq, created_at, "
                      "file_name) VALUES (?, ?, ?, ?, ?)",
                      (receiver, seq, result[0], system_now().isoformat(timespec="seconds"),
@@ -93,12 +93,31 @@ def export_bundle(store: Store, to: str | None = None, out: Path | None = None,
     return ExportResult(target, receiver, seq, *result[1:])
 
 
-def _peer(conn: sqlite3.Connection, receiver: str) -> dict[str, Any]:
-    row = conn.execute("SELECT acks, acked_local_seq, next_seq FROM sync_peer "
-                       "WHERE unit_code = ?", (receiver,)).fetchone()
-    if row is None:
-        return {"acks": {}, "acked_local_seq": 0, "next_seq": 1}
-    return {"acks": json.loads(row[0]), "acked_local_seq": row[1], "next_seq": row[2]}
+@dataclass
+class _Peer:
+    """What every known device of the receiving unit holds, as far as we know."""
+
+    next_seq: int
+    since: int
+    acks: list[dict[str, list[list[int]]]]
+
+    def lacks(self, stream: str, number: int) -> bool:
+        """Whether some device of the receiver has not acknowledged this segment."""
+        return any(not fmt.in_ranges(number, acks.get(stream, [])) for acks in self.acks)
+
+
+def _peer(store: Store, receiver: str) -> _Peer:
+    conn = store.conn
+    row = conn.execute("SELECT next_seq FROM sync_peer WHERE unit_code = ?",
+                       (receiver,)).fetchone()
+    heard = {key: (json.loads(acks), int(seq)) for key, acks, seq in conn.execute(
+        "SELECT key_id, acks, acked_local_seq FROM sync_ack WHERE unit_code = ?", (receiver,))}
+    devices = {key for (key,) in conn.execute(
+        "SELECT key_id FROM sync_key WHERE unit_code = ? AND revoked_at IS NULL", (receiver,))}
+    devices |= heard.keys()
+    states = [heard.get(key, ({}, 0)) for key in sorted(devices)] or [({}, 0)]
+    return _Peer(int(row[0]) if row else 1, min(seq for _, seq in states),
+                 [acks for acks, _ in states])
 
 
 def _unit_name(store: Store, code: str) -> str:
@@ -118,17 +137,17 @@ def _target(store: Store, out: Path | None, receiver: str, seq: int) -> Path:
 
 
 def _write(store: Store, temp: Path, receiver: str, upward: bool, seq: int,
-           peer: dict[str, Any], full: bool, secret: Any) -> tuple[int, int, int, int]:
+           peer: _Peer, full: bool, secret: Any) -> tuple[int, int, int, int]:
     mine = trust.own_key(store)
     hierarchy = trust.hierarchy(store)
     newest = int(store.conn.execute("SELECT coalesce(max(seq), 0) FROM change_set")
                  .fetchone()[0])
-    since = 0 if full else int(peer["acked_local_seq"])
+    since = 0 if full else peer.since
     with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         with zf.open(fmt.PAYLOAD, "w", force_zip64=True) as handle:
             payload = _write_own(store, handle, mine, hierarchy, receiver, upward, since)
         relayed = [_copy_segment(store, zf, row) for row in
-                   _segments_to_relay(store, receiver, upward, peer["acks"], full, hierarchy)]
+                   _segments_to_relay(store, receiver, upward, peer, full, hierarchy)]
         manifest = _manifest(store, mine, receiver, seq, payload, relayed)
         raw = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode()
         zf.writestr(fmt.MANIFEST, raw)
@@ -177,8 +196,7 @@ def _own_lines(store: Store, mine: trust.TrustedKey, hierarchy: trust.Hierarchy,
         yield (encode(line) + "\n").encode("utf-8"), len(fields)
 
 
-def _segments_to_relay(store: Store, receiver: str, upward: bool,
-                       acks: dict[str, list[list[int]]], full: bool,
+def _segments_to_relay(store: Store, receiver: str, upward: bool, peer: _Peer, full: bool,
                        hierarchy: trust.Hierarchy) -> list[tuple[str, str, str]]:
     node = store.node
     rows = store.conn.execute(
@@ -193,7 +211,7 @@ def _segments_to_relay(store: Store, receiver: str, upward: bool,
             (origin != node.unit_code and hierarchy.below(node.unit_code, origin))
             or hierarchy.below(origin, receiver))
         stream, number = fmt.stream_of(segment)
-        if inside and (full or not fmt.in_ranges(number, acks.get(stream, []))):
+        if inside and (full or peer.lacks(stream, number)):
             chosen.append((segment, bundle_file, prefix))
     return chosen
 

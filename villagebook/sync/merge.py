@@ -120,7 +120,7 @@ def _merge(store: Store, archive: SafeArchive, result: MergeResult, dry_run: boo
         fresh = [s for s in segments if not _held(conn, s.manifest.segment)]
         if not fresh:  # the same bundle again: roll back even its (identical) enrolments
             raise _AlreadyMerged
-        _record_acks(store, manifest)
+        _record_acks(store, root.key, manifest)
         conflicts_before = _count(conn, "conflict")
         hierarchy = trust.hierarchy(store)
         stored = "" if dry_run else _keep_copy(store, archive.path)
@@ -239,11 +239,11 @@ def _record_segment(conn: sqlite3.Connection, segment: Segment, stored: str) -> 
          system_now().isoformat(timespec="seconds"), m.payload.changes, stored, segment.prefix))
 
 
-def _record_acks(store: Store, manifest: fmt.Manifest) -> None:
-    """Remember what the sender holds, and how far it holds our own changes."""
+def _record_acks(store: Store, sender: trust.TrustedKey, manifest: fmt.Manifest) -> None:
+    """Remember what the sending device holds, and how far it holds our own changes."""
     conn = store.conn
-    row = conn.execute("SELECT acks, acked_local_seq FROM sync_peer WHERE unit_code = ?",
-                       (manifest.origin,)).fetchone()
+    row = conn.execute("SELECT acks, acked_local_seq FROM sync_ack WHERE key_id = ?",
+                       (sender.key_id,)).fetchone()
     acks: dict[str, list[list[int]]] = json.loads(row[0]) if row else {}
     for stream, ranges in manifest.acks.items():
         acks[stream] = fmt.union_ranges(acks.get(stream, []), ranges)
@@ -254,10 +254,10 @@ def _record_acks(store: Store, manifest: fmt.Manifest) -> None:
         if fmt.in_ranges(seq, own_stream):
             acked = max(acked, max_seq)
     conn.execute(
-        "INSERT INTO sync_peer (unit_code, acks, acked_local_seq, next_seq) VALUES (?,?,?,1) "
-        "ON CONFLICT(unit_code) DO UPDATE SET acks = excluded.acks, "
+        "INSERT INTO sync_ack (key_id, unit_code, acks, acked_local_seq) VALUES (?,?,?,?) "
+        "ON CONFLICT(key_id) DO UPDATE SET acks = excluded.acks, "
         "acked_local_seq = excluded.acked_local_seq",
-        (manifest.origin, json.dumps(acks, sort_keys=True), acked))
+        (sender.key_id, manifest.origin, json.dumps(acks, sort_keys=True), acked))
 
 
 def _keep_copy(store: Store, path: Path) -> str:
