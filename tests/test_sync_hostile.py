@@ -309,3 +309,10 @@ def test_markup_and_escape_sequences_are_stored_as_data_and_shown_literally(
     assert stored == title
     shown = run_cli(nodes.township.home, "dump")
     assert "\x1b" not in shown.out and "[bold red]紧急[/]" in shown.out
+
+
+def test_a_malformed_signature_is_refused(nodes: Nodes, tmp_path: Path) -> None:
+    bundle = send(nodes.village, tmp_path / "stick")
+    broken = rewrite(bundle, tmp_path / "sig.vbundle",
+                     {"manifest.minisig": b"untrusted comment: x\nnot base64\n"})
+    refused(nodes.township, broken, "signature is malformed")

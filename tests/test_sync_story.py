@@ -203,3 +203,23 @@ def test_keys_show_trust_list_and_revoke_on_the_command_line(tmp_path: Path) -> 
     (tmp_path / "junk.pub").write_text("not a key", encoding="utf-8")
     bad = run_cli(township, "keys", "trust", str(tmp_path / "junk.pub"), "--unit", VILLAGE[0])
     assert bad.code == 1 and "not a minisign public key" in bad.err
+
+
+def test_export_refuses_a_receiver_that_is_neither_parent_nor_child(tmp_path: Path) -> None:
+    with three_nodes(tmp_path) as n:
+        home = n.village.home
+    result = run_cli(home, "export", "--to", "320117200000", lang="zh")
+    assert result.code == 1
+    assert "既不是本机的上级单位" in result.err
+    assert not (home / "outbox").exists()
+
+
+def test_status_lists_what_was_heard_from_whom(tmp_path: Path) -> None:
+    with three_nodes(tmp_path) as n:
+        cases.create_case(n.village, CASE)
+        merge_file(n.township, send(n.village, tmp_path / "a"))
+        home = n.township.home
+    listed = run_cli(home, "status", "--json").json()
+    assert [(s["origin"], s["receiver"], s["highest"], s["missing"]) for s in listed] == [
+        (VILLAGE[0], TOWNSHIP[0], 1, [])]
+    assert listed[0]["last_heard"]
