@@ -47,6 +47,13 @@ class BundleMerged(Message):
 
 
 @dataclass
+class MergeAdvanced(Message):
+    """Part of a large bundle was applied: `done` bundles plus a fraction."""
+
+    done: float
+
+
+@dataclass
 class MergeFinished(Message):
     """Every bundle of the folder was handled; `notes` lists gaps."""
 
@@ -165,8 +172,11 @@ class SyncScreen(Screen[None]):
         self.post_message(MergeStarted(len(paths)))
         with Store(self.home) as store:
             names = dict(store.conn.execute("SELECT code, name FROM unit").fetchall())
-            for path in paths:
-                result = merge_file(store, path)
+            for index, path in enumerate(paths):
+                def advanced(sets: int, total: int, index: int = index) -> None:
+                    self.post_message(MergeAdvanced(index + sets / max(total, 1)))
+
+                result = merge_file(store, path, progress=advanced)
                 names.update(store.conn.execute("SELECT code, name FROM unit").fetchall())
                 reason = describe(result.error) if result.error else ""
                 self.post_message(BundleMerged((
@@ -182,10 +192,15 @@ class SyncScreen(Screen[None]):
         if not message.total:
             self._say(_("No bundles in this folder"))
 
+    def on_merge_advanced(self, message: MergeAdvanced) -> None:
+        """Move the bar within a large bundle."""
+        self.query_one("#progress", ProgressBar).update(progress=message.done)
+
     def on_bundle_merged(self, message: BundleMerged) -> None:
         """One more row, one more step."""
-        self.query_one("#results", DataTable).add_row(*(Text(cell) for cell in message.row))
-        self.query_one("#progress", ProgressBar).advance(1)
+        table = self.query_one("#results", DataTable)
+        table.add_row(*(Text(cell) for cell in message.row))
+        self.query_one("#progress", ProgressBar).update(progress=table.row_count)
 
     def on_merge_finished(self, message: MergeFinished) -> None:
         """Say what is still missing, if anything."""

@@ -32,7 +32,8 @@ from villagebook.sync.verify import Segment, check_members, relayed_segment, ver
 
 BATCH_SETS = 2000
 STORED_DIR = "bundles"
-Progress = Callable[[int], None]
+#: Called after each batch: change sets done so far in a segment, and the segment's total.
+Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -166,7 +167,7 @@ def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
         _tally(result, batch, held, outcome.affected, outcome.duplicate)
         sets += len(batch)
         if progress is not None:
-            progress(len(batch))
+            progress(sets, max(manifest.payload.sets, sets))
     if (sets, changes) != (manifest.payload.sets, manifest.payload.changes):
         raise BundleRejected("bad_manifest", N_("The bundle's manifest is invalid ({what})"),
                              what="payload counts")
