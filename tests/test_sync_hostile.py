@@ -316,3 +316,7 @@ def test_a_malformed_signature_is_refused(nodes: Nodes, tmp_path: Path) -> None:
     broken = rewrite(bundle, tmp_path / "sig.vbundle",
                      {"manifest.minisig": b"untrusted comment: x\nnot base64\n"})
     refused(nodes.township, broken, "signature is malformed")
+
+
+def test_a_missing_file_is_refused_as_unreadable(nodes: Nodes, tmp_path: Path) -> None:
+    refused(nodes.township, tmp_path / "nowhere.vbundle", "Cannot read")

@@ -54,12 +54,10 @@ class SafeArchive:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        if path.stat().st_size > fmt.MAX_BUNDLE_BYTES:  # a missing file: OSError, as is
+            raise _too_large("file size")
         try:
-            if path.stat().st_size > fmt.MAX_BUNDLE_BYTES:
-                raise _too_large("file size")
             self._zip = zipfile.ZipFile(path)
-        except BundleRejected:
-            raise
         except _READ_ERRORS:
             raise damaged() from None
         try:

@@ -94,7 +94,9 @@ def merge_file(store: Store, path: Path, *, dry_run: bool = False,
             what="change set differs from the one held")
     except Refused as error:
         result.status, result.error = "rejected", error
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
+    except OSError as error:
+        if error.filename not in (str(path), path):
+            raise  # our own disk (full, read-only): not this bundle's fault
         result.status, result.error = "rejected", BundleRejected(
             "unreadable", N_("Cannot read {path}"), path=str(path))
     return result
