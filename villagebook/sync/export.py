@@ -73,24 +73,32 @@ def export_bundle(store: Store, to: str | None = None, out: Path | None = None,
     """Write a signed bundle for `to` (default: the parent) into `out` (a folder or file)."""
     receiver, upward = receiver_of(store, to)
     secret = load_secret_key(store.home)
-    with store.transaction() as conn:
-        peer = _peer(store, receiver)
-        seq = peer.next_seq
-        target = _target(store, out, receiver, seq)
-        temp = target.with_name(f".{target.name}.part")
-        try:
-            result = _write(store, temp, receiver, upward, seq, peer, full, secret)
-            os.replace(temp, target)
-        finally:
+    temp: Path | None = None
+    try:
+        # The number is committed before the file takes its name: a crash in between
+        # leaves a gap the receiver reports, never two different bundles with one number.
+        with store.transaction() as conn:
+            peer = _peer(store, receiver)
+            target = _target(store, out, receiver, peer.next_seq)
+            temp = target.with_name(f".{target.name}.part")
+            newest, sets, changes, segments = _write(store, temp, receiver, upward,
+                                                     peer.next_seq, peer, full, secret)
+            _record_sent(conn, receiver, peer.next_seq, newest, target.name)
+        os.replace(temp, target)
+    finally:
+        if temp is not None:
             temp.unlink(missing_ok=True)
-        conn.execute("INSERT INTO sync_peer (unit_code, next_seq) VALUES (?, ?) "
-                     "ON CONFLICT(unit_code) DO UPDATE SET next_seq = excluded.next_seq",
-                     (receiver, seq + 1))
-        conn.execute("INSERT INTO sync_sent (receiver, seq, max_local_seq, created_at, "
-                     "file_name) VALUES (?, ?, ?, ?, ?)",
-                     (receiver, seq, result[0], system_now().isoformat(timespec="seconds"),
-                      target.name))
-    return ExportResult(target, receiver, seq, *result[1:])
+    return ExportResult(target, receiver, peer.next_seq, sets, changes, segments)
+
+
+def _record_sent(conn: sqlite3.Connection, receiver: str, seq: int, newest: int,
+                 name: str) -> None:
+    conn.execute("INSERT INTO sync_peer (unit_code, next_seq) VALUES (?, ?) "
+                 "ON CONFLICT(unit_code) DO UPDATE SET next_seq = excluded.next_seq",
+                 (receiver, seq + 1))
+    conn.execute("INSERT INTO sync_sent (receiver, seq, max_local_seq, created_at, "
+                 "file_name) VALUES (?, ?, ?, ?, ?)",
+                 (receiver, seq, newest, system_now().isoformat(timespec="seconds"), name))
 
 
 @dataclass
