@@ -41,8 +41,8 @@ class CaseListScreen(RecordListScreen):
 
     def columns(self) -> list[tuple[str, int]]:
         """Title first and widest; widths in cells (a Chinese character takes two)."""
-        return [(_("Case title"), 30), (_("Status"), 10), (_("Direction"), 14),
-                (_("Start date"), 10), (_("Lead person"), 8)]
+        return [(_("Case title"), 28), (_("Status"), 8), (_("Direction"), 12),
+                (_("Start date"), 10), (_("Lead person"), 6)]
 
     def formatter(self) -> RowFormatter:
         """Cells of one row."""

@@ -142,8 +142,8 @@ class DashboardScreen(Screen[None]):
                                            style="cyan"),
                                   id=f"case:direction={direction.value}"))
         total = sum(found.cases_by_status.values())
-        options.append(Option(Text(pad(_("All cases"), label_width) + f" {total:>6,}"),
-                              id="case:all"))
+        options.append(Option(Text(pad(_("All cases"), label_width + bar_width + 1)
+                                   + f" {total:>6,}"), id="case:all"))
         return options
 
     def _problem_options(self, found: Any, label_width: int, bar_width: int) -> list[Option]:
@@ -172,10 +172,10 @@ class DashboardScreen(Screen[None]):
                                            label_width=label_width, bar_width=bar_width),
                                   id=f"problem:status={status.value}"))
         options.append(_heading(_("Sending")))
-        options.append(Option(Text(pad(_("Changes not yet sent"), label_width)
+        options.append(Option(Text(pad(_("Changes not yet sent"), label_width + bar_width + 1)
                                    + f" {found.unsent_changes:>6,}"), id="nav:sync"))
-        last = found.last_export_at or _("never")
-        options.append(Option(Text(safe_text(pad(_("Last export"), label_width) + " " + last)),
+        last = safe_text(found.last_export_at or _("never"))
+        options.append(Option(Text(pad(_("Last export"), label_width) + " " + last),
                               id="nav:sync-last"))
         return options
 

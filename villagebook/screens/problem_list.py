@@ -46,8 +46,8 @@ class ProblemListScreen(RecordListScreen):
 
     def columns(self) -> list[tuple[str, int]]:
         """Title first and widest; widths in cells."""
-        return [(_("Problem title"), 26), (_("Status"), 8), (_("Urgency"), 6),
-                (_("Category"), 12), (_("Deadline"), 12), (_("Responsible"), 8)]
+        return [(_("Problem title"), 24), (_("Status"), 6), (_("Urgency"), 4),
+                (_("Category"), 10), (_("Deadline"), 15), (_("Responsible"), 6)]
 
     def formatter(self) -> RowFormatter:
         """Cells of one row."""

@@ -33,7 +33,7 @@ def _widget(spec: Field) -> Widget:
         return TextArea("", id=wid, soft_wrap=True, show_line_numbers=False)
     if spec.kind is Kind.CHOICE and spec.choices is not None:
         options = [(Text(_(member.label)), member.value) for member in spec.choices]
-        return Select(options, id=wid, prompt=_("Choose…"), allow_blank=not spec.required)
+        return Select(options, id=wid, prompt=_("Choose…"), allow_blank=True)
     if spec.kind is Kind.CHOICES and spec.choices is not None:
         return SelectionList[str](*((Text(_(m.label)), m.value) for m in spec.choices), id=wid)
     if spec.kind is Kind.BOOL:
@@ -67,8 +67,10 @@ class RecordForm(VerticalScroll):
 
     def _set(self, spec: Field, value: Any) -> None:
         widget = self.query_one(f"#field-{spec.name}")
+        # Stored control characters are shown escaped (never sent to the terminal); an
+        # untouched field is not written back, so the stored value stays as it was.
         if isinstance(widget, TextArea):
-            widget.load_text(str(value or ""))
+            widget.load_text("\n".join(safe_text(line) for line in str(value or "").split("\n")))
         elif isinstance(widget, Select):
             widget.value = value if value else Select.NULL
         elif isinstance(widget, SelectionList):
@@ -78,7 +80,8 @@ class RecordForm(VerticalScroll):
         elif isinstance(widget, Checkbox):
             widget.value = bool(value)
         elif isinstance(widget, Input):
-            widget.value = ", ".join(value) if isinstance(value, list) else str(value or "")
+            shown = ", ".join(value) if isinstance(value, list) else str(value or "")
+            widget.value = safe_text(shown)
 
     def values(self) -> dict[str, Any]:
         """What the form holds now, field by field."""
