@@ -97,7 +97,7 @@ class CaseDetailScreen(Screen[None]):
         self.case = message.case
         text = detail_text(message.case["title"] or "", message.unit, message.lines)
         if message.reviews:
-            text.append("\n" + _("Reviews") + "\n", style="bold underline")
+            text.append("\n" + _("Review decisions") + "\n", style="bold underline")
         for review in message.reviews:
             decision = _(ReviewDecision(review["decision"]).label)
             text.append(safe_text(_("{date} {reviewer}: {decision}").format(

@@ -55,11 +55,13 @@ class DashboardScreen(Screen[None]):
                 id="dashboard.next", tooltip=N_("Move between the two columns")),
     ]
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, figures: Any = None) -> None:
         super().__init__()
         translate_bindings(self)
         self.home = home
         self.figures: Any = None
+        #: Figures read at start-up (before the screen existed), shown without a re-read.
+        self.prefetched = figures
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -77,9 +79,15 @@ class DashboardScreen(Screen[None]):
         self.query_one("#case-figures", OptionList).border_title = _("Innovation cases")
         self.query_one("#problem-figures", OptionList).border_title = _("Problem ledger")
         self.query_one("#case-figures", OptionList).focus()
+        if self.prefetched is not None:
+            self.figures = self.prefetched
+            self._draw()
 
     def on_screen_resume(self) -> None:
         """Fresh figures whenever the dashboard comes back into view."""
+        if self.prefetched is not None:
+            self.prefetched = None
+            return
         self.action_reload()
 
     def action_reload(self) -> None:
@@ -89,11 +97,9 @@ class DashboardScreen(Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="figures")
     def read_figures(self) -> None:
         """Count everything on a worker thread."""
-        from villagebook.services.dashboard import figures
-        from villagebook.store.node import Store
+        from villagebook.services.dashboard import read_figures
 
-        with Store(self.home) as store:
-            self.post_message(FiguresRead(figures(store)))
+        self.post_message(FiguresRead(read_figures(self.home)))
 
     def on_figures_read(self, message: FiguresRead) -> None:
         """Draw the figures."""

@@ -13,7 +13,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from villagebook.i18n import _
 
 if TYPE_CHECKING:
-    from villagebook.screens.app import VillageBookApp
+    from villagebook.screens.village_app import VillageBookApp
 
 
 def _search(home: Any, query: str) -> list[Any]:

@@ -116,7 +116,8 @@ class ProblemDetailScreen(Screen[None]):
         if message.overdue:
             text.append(_("Overdue: the deadline has passed") + "\n", style="bold red")
         self.query_one("#detail", Static).update(text)
-        timeline = Text(_("Follow-ups") + "\n", style="bold underline")
+        timeline = Text()
+        timeline.append(_("Follow-up timeline") + "\n", style="bold underline")
         if not message.followups:
             timeline.append(_("No follow-ups yet: press f to add one") + "\n", style="dim")
         for entry in message.followups:

@@ -78,9 +78,9 @@ class SettingsScreen(Screen[None]):
 
         with Store(self.home) as store:
             node = store.node
-            line = _("This laptop: {unit} ({code}), {role}; home folder {home}").format(
+            line = _("This laptop: {unit} ({code}), {role}").format(
                 unit=unit_name(store, node.unit_code) or node.unit_code, code=node.unit_code,
-                role=_(Role(node.role).label), home=self.home)
+                role=_(Role(node.role).label))
             self.post_message(SettingsRead(store.get_setting("author_name") or "",
                                            safe_text(line)))
 

@@ -82,8 +82,10 @@ def _where(store: Store, query: ListQuery) -> tuple[list[str], list[Any]]:
             clauses.append(f"{name} = ?")
             params.append(value)
     if query.overdue_only and query.kind == "problem":
-        clauses.append(_overdue_clause())
-        params.extend([*sorted(PROBLEM_DONE), store.today().isoformat()])
+        from villagebook.services.dashboard import OPEN_STATUSES, OVERDUE_SQL
+
+        clauses.append(OVERDUE_SQL)
+        params.extend([*OPEN_STATUSES, store.today().isoformat()])
     if query.open_only and query.kind == "problem":
         clauses.append("COALESCE(status, 'open') NOT IN (?, ?)")
         params.extend(sorted(PROBLEM_DONE))
@@ -94,11 +96,6 @@ def _where(store: Store, query: ListQuery) -> tuple[list[str], list[Any]]:
         clauses.append(f"id IN ({', '.join('?' * len(ids))})")
         params.extend(ids)
     return clauses, params
-
-
-def _overdue_clause() -> str:
-    return ("COALESCE(status, 'open') NOT IN (?, ?) AND deadline IS NOT NULL "
-            "AND deadline != '' AND deadline < ?")
 
 
 def count(store: Store, query: ListQuery) -> int:

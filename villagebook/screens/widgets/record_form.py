@@ -30,18 +30,20 @@ def _label(spec: Field) -> Text:
 def _widget(spec: Field) -> Widget:
     wid = f"field-{spec.name}"
     if spec.kind is Kind.LONGTEXT:
-        return TextArea("", id=wid, soft_wrap=True, show_line_numbers=False)
+        return TextArea("", id=wid, soft_wrap=True, show_line_numbers=False, compact=True)
     if spec.kind is Kind.CHOICE and spec.choices is not None:
         options = [(Text(_(member.label)), member.value) for member in spec.choices]
-        return Select(options, id=wid, prompt=_("Choose…"), allow_blank=True)
+        return Select(options, id=wid, prompt=_("Choose…"), allow_blank=True, compact=True)
     if spec.kind is Kind.CHOICES and spec.choices is not None:
-        return SelectionList[str](*((Text(_(m.label)), m.value) for m in spec.choices), id=wid)
+        return SelectionList[str](*((Text(_(m.label)), m.value) for m in spec.choices), id=wid,
+                                  compact=True)
     if spec.kind is Kind.BOOL:
         return Checkbox(Text(_(spec.label)), id=wid)
     placeholder = {Kind.DATE: _("YYYY-MM-DD, e.g. 2026-03-01"),
                    Kind.REFS: _("Record ids, separated by commas"),
                    Kind.REF: _("A record id")}.get(spec.kind, "")
-    return Input("", id=wid, placeholder=placeholder, max_length=spec.max_length or 0)
+    return Input("", id=wid, placeholder=placeholder, max_length=spec.max_length or 0,
+                 compact=True)
 
 
 class RecordForm(VerticalScroll):

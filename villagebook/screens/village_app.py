@@ -1,0 +1,182 @@
+"""The terminal app itself: bindings, the first screen, help, the finder, and one
+handler for failed workers. Built by `villagebook.screens.app.make_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.worker import Worker, WorkerState
+
+from villagebook.i18n import N_, _, set_language
+from villagebook.screens.app import NAVIGATION
+from villagebook.screens.finder import RecordFinder
+from villagebook.screens.widgets.bindings import translate_bindings
+
+
+@dataclass
+class HomeChecked(Message):
+    """The home was read: whether it is set up, its saved language, its figures."""
+
+    initialised: bool
+    language: str | None
+    figures: Any
+
+
+class VillageBookApp(App[None]):
+    """The terminal app of a village, township or district office."""
+
+    TITLE = "VillageBook"
+    CSS_PATH = "villagebook.tcss"
+    COMMANDS: ClassVar[set[Any]] = {*App.COMMANDS, RecordFinder}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", N_("Help"), id="app.help",
+                tooltip=N_("Every key of this screen")),
+        *(Binding(entry.key, f"open('{name}')", entry.label, id=f"app.{name}",
+                  tooltip=N_("Open this screen"), show=name != "dashboard")
+          for name, entry in NAVIGATION.items()),
+        Binding("ctrl+q", "quit", N_("Quit"), id="app.quit", show=False,
+                tooltip=N_("Close VillageBook (saved records are safe)")),
+    ]
+
+    def __init__(self, home: Path, lang: str | None = None) -> None:
+        super().__init__()
+        self.home = home
+        self.forced_language = lang
+        translate_bindings(self)
+
+    def on_mount(self) -> None:
+        """Read the home on a worker; the first screen follows."""
+        self.title = _("VillageBook")
+        self.check_home()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="home")
+    def check_home(self) -> None:
+        """Whether this home is set up, its language and figures (prefetched, usually)."""
+        from villagebook.services.startup import take_home_state
+
+        state = take_home_state(self.home)
+        self.post_message(HomeChecked(state.initialised, state.language, state.figures))
+
+    def on_home_checked(self, message: HomeChecked) -> None:
+        """Open the setup screen on a fresh home, the dashboard otherwise."""
+        if message.language in ("zh", "en") and not self.forced_language:
+            self.apply_language(message.language)
+        if message.initialised:
+            from villagebook.screens.dashboard import DashboardScreen
+
+            self.push_screen(DashboardScreen(self.home, figures=message.figures))
+        else:
+            from villagebook.screens.setup_screen import SetupScreen
+
+            self.push_screen(SetupScreen(self.home))
+
+    def apply_language(self, lang: str) -> None:
+        """Speak `lang` from now on (bindings included)."""
+        set_language(lang)
+        self._bindings = self._merged_bindings.copy() if self._merged_bindings else self._bindings
+        translate_bindings(self)
+        self.title = _("VillageBook")
+        self.refresh_bindings()
+
+    def restart_on_dashboard(self) -> None:
+        """Drop every screen and open a fresh dashboard (after setup or a language change)."""
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if len(self.screen_stack) == 2:
+            self.switch_screen(NAVIGATION["dashboard"].factory(self))
+        else:
+            self.push_screen(NAVIGATION["dashboard"].factory(self))
+
+    def _unsaved_form(self) -> bool:
+        return any(getattr(screen, "dirty", False) for screen in self.screen_stack)
+
+    def action_open(self, name: str) -> None:
+        """Open a screen of `NAVIGATION` on top of the dashboard."""
+        entry = NAVIGATION.get(name)
+        if entry is None or len(self.screen_stack) < 2:
+            return
+        if self._unsaved_form():
+            self.notify(_("Save the form with Ctrl+S or leave it with Esc first"),
+                        severity="warning", markup=False)
+            return
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if name != "dashboard":
+            self.push_screen(entry.factory(self))
+
+    def action_open_new(self, kind: str) -> None:
+        """A blank form for a new case or ledger problem."""
+        if len(self.screen_stack) < 2:
+            return
+        if kind == "case":
+            from villagebook.screens.case_form import CaseFormScreen
+
+            self.push_screen(CaseFormScreen(self.home, None))
+        else:
+            from villagebook.screens.problem_form import ProblemFormScreen
+
+            self.push_screen(ProblemFormScreen(self.home, None))
+
+    def open_record(self, kind: str, record_id: str) -> None:
+        """Show one case or ledger problem (from the finder, or a link)."""
+        if kind == "case":
+            from villagebook.screens.case_detail import CaseDetailScreen
+
+            self.push_screen(CaseDetailScreen(self.home, record_id))
+        else:
+            from villagebook.screens.problem_detail import ProblemDetailScreen
+
+            self.push_screen(ProblemDetailScreen(self.home, record_id))
+
+    def action_help(self) -> None:
+        """List every key of the current screen."""
+        from villagebook.screens.help_screen import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        rows: list[tuple[str, str, str]] = []
+        seen: dict[tuple[str, str], int] = {}
+        # Our bindings all carry an id; Textual's own (cursor keys…) are summed up below.
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if not (binding.id and binding.description):
+                continue
+            key = self.get_key_display(binding)
+            where = seen.get((binding.action, binding.description))
+            if where is not None:
+                shown, description, tooltip = rows[where]
+                rows[where] = (f"{shown} / {key}", description, tooltip)
+                continue
+            seen[(binding.action, binding.description)] = len(rows)
+            rows.append((key, binding.description, active.tooltip or binding.tooltip or ""))
+        rows += [
+            ("↑ ↓ ← →", _("Move"), _("Move the cursor in a list or a text")),
+            ("tab", _("Next"), _("Next field, list or button (shift+tab: back)")),
+            ("ctrl+p", _("Find"), _("Find a case or problem by its title, or an action")),
+        ]
+        self.push_screen(HelpScreen(self.screen.title or _("VillageBook"), rows))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """One place for failed workers: a calm sentence, never a traceback."""
+        if event.state is not WorkerState.ERROR:
+            return
+        from villagebook.domain.validation import ValidationError
+        from villagebook.services.errors import Refused
+        from villagebook.services.messages import describe, safe_text
+
+        error = event.worker.error
+        if isinstance(error, (Refused, ValidationError)):
+            text = safe_text(describe(error))
+        else:
+            self.log.error(repr(error))
+            text = _("Something went wrong: {problem}").format(problem=safe_text(error))
+        self.notify(text, severity="error", markup=False, timeout=8)
+
+

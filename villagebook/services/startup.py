@@ -1,0 +1,59 @@
+"""The app's cold-start guard: read the home (is it set up, which language, the
+dashboard's figures) on a thread started before Textual is even imported, so
+the disk and SQLite work while Python loads the interface."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+
+from villagebook.services.dashboard import Figures, read_figures
+from villagebook.store.home import database_path
+from villagebook.store.node import Store
+
+
+@dataclass(frozen=True)
+class HomeState:
+    """What the first screen needs to know about a home."""
+
+    initialised: bool
+    language: str | None
+    figures: Figures | None
+
+
+_pending: dict[Path, Future[HomeState]] = {}
+
+
+def read_home(home: Path) -> HomeState:
+    """Whether `home` is set up, its language setting, and (if set up) its figures."""
+    with Store(home) as store:
+        initialised = store.initialised
+        language = store.get_setting("language")
+    return HomeState(initialised, language, read_figures(home) if initialised else None)
+
+
+def prefetch(home: Path) -> None:
+    """Start reading an existing home in the background (a fresh home is left alone:
+    creating its database is the first screen's job)."""
+    if home in _pending or not database_path(home).exists():
+        return
+    future: Future[HomeState] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(read_home(home))
+        except BaseException as error:  # handed to whoever takes the result
+            future.set_exception(error)
+
+    _pending[home] = future
+    threading.Thread(target=run, name="villagebook-prefetch", daemon=True).start()
+
+
+def take_home_state(home: Path) -> HomeState:
+    """The prefetched state of `home` (waiting for it), or a fresh read."""
+    future = _pending.pop(home, None)
+    if future is not None and future.exception() is None:
+        return future.result()
+    return read_home(home)  # again, so that a failure is raised where it is handled
