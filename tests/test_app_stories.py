@@ -169,6 +169,36 @@ async def test_leaving_a_dirty_form_asks_first(village: Store) -> None:
     assert village.conn.execute("SELECT COUNT(*) FROM innovation_case").fetchone()[0] == 0
 
 
+async def test_quitting_with_an_unsaved_form_asks_first(village: Store) -> None:
+    app = the_app(village.home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        await type_text(pilot, "路灯")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert screen_name(pilot) == "ConfirmDialog"
+        await pilot.press("n")
+        await pilot.pause()
+        assert screen_name(pilot) == "ProblemFormScreen"
+        assert app.is_running
+
+
+async def test_a_failed_worker_is_explained_in_a_notification(village: Store) -> None:
+    app = the_app(village.home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_record("case", "no-such-case")  # e.g. deleted by a merge meanwhile
+        await settle(pilot)
+        messages = [n.message for n in app._notifications]
+        assert messages == ["没有编号为 no-such-case 的案例"] or (
+            len(messages) == 1 and "no-such-case" in messages[0]), messages
+        assert screen_name(pilot) == "CaseDetailScreen"
+        await pilot.press("escape")
+        assert screen_name(pilot) == "DashboardScreen"
+
+
 async def test_a_case_form_with_problems_says_what_to_correct_next_to_each_field(
         village: Store) -> None:
     app = the_app(village.home)

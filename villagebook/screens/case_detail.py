@@ -21,6 +21,7 @@ from villagebook.domain.rules import CASE_EDITABLE
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bindings import translate_bindings
 from villagebook.screens.widgets.detail_view import detail_text
+from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 from villagebook.services.messages import safe_text
 
 
@@ -41,7 +42,7 @@ class CaseChanged(Message):
     deleted: bool
 
 
-class CaseDetailScreen(Screen[None]):
+class CaseDetailScreen(ReportsFailedWorkers, Screen[None]):
     """Everything about one case."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

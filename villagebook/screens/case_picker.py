@@ -18,6 +18,7 @@ from textual.widgets.option_list import Option
 
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bindings import translate_bindings
+from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 from villagebook.services.messages import safe_text
 
 
@@ -28,7 +29,7 @@ class CasesFound(Message):
     hits: list[Any]
 
 
-class CasePickerDialog(ModalScreen[str | None]):
+class CasePickerDialog(ReportsFailedWorkers, ModalScreen[str | None]):
     """Search cases by title and choose one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

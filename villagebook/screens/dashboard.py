@@ -22,6 +22,7 @@ from villagebook.domain.enums import CaseStatus, Direction, ProblemStatus, Role
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bar_chart import bar_line, pad
 from villagebook.screens.widgets.bindings import translate_bindings
+from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 from villagebook.services.messages import safe_text
 
 
@@ -36,7 +37,7 @@ def _heading(text: str) -> Option:
     return Option(Text(text, style="bold"), disabled=True)
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(ReportsFailedWorkers, Screen[None]):
     """The first screen after start-up: where things stand, at a glance."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

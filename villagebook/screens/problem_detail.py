@@ -21,6 +21,7 @@ from villagebook.domain.rules import problem_moves
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bindings import translate_bindings
 from villagebook.screens.widgets.detail_view import detail_text
+from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 from villagebook.services.messages import safe_text
 
 
@@ -44,7 +45,7 @@ class ProblemChanged(Message):
     deleted: bool = False
 
 
-class ProblemDetailScreen(Screen[None]):
+class ProblemDetailScreen(ReportsFailedWorkers, Screen[None]):
     """Everything about one ledger problem."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -17,6 +17,7 @@ from textual.widgets import Footer, Header, Input, Select, Static
 
 from villagebook.i18n import N_, _, current_language
 from villagebook.screens.widgets.bindings import translate_bindings
+from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 
 
 @dataclass
@@ -34,7 +35,7 @@ class SettingsSaved(Message):
     language: str
 
 
-class SettingsScreen(Screen[None]):
+class SettingsScreen(ReportsFailedWorkers, Screen[None]):
     """Language and signature."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

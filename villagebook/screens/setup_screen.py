@@ -19,6 +19,7 @@ from textual.widgets import Button, Footer, Header, Input, ProgressBar, Select, 
 from villagebook.domain.enums import Role
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bindings import translate_bindings
+from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 from villagebook.services.messages import safe_text
 
 #: The demo village: a made-up unit under a made-up township of Lishui (320117).
@@ -34,7 +35,7 @@ class SetUpDone(Message):
     fingerprint: str = ""
 
 
-class SetupScreen(Screen[None]):
+class SetupScreen(ReportsFailedWorkers, Screen[None]):
     """Set this home up as a node, or with demo data."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

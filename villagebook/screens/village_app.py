@@ -96,6 +96,22 @@ class VillageBookApp(App[None]):
     def _unsaved_form(self) -> bool:
         return any(getattr(screen, "dirty", False) for screen in self.screen_stack)
 
+    async def action_quit(self) -> None:
+        """Quit; with an unsaved form, ask first (a form is never dropped silently)."""
+        if not self._unsaved_form():
+            self.exit()
+            return
+        from villagebook.screens.confirm_dialog import ConfirmDialog
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self.exit()
+
+        self.push_screen(ConfirmDialog(_("A form has changes that are not saved. "
+                                         "Quit without saving them?"),
+                                       yes=_("Quit without saving"), no=_("Keep editing")),
+                         answered)
+
     def action_open(self, name: str) -> None:
         """Open a screen of `NAVIGATION` on top of the dashboard."""
         entry = NAVIGATION.get(name)
@@ -164,14 +180,17 @@ class VillageBookApp(App[None]):
         self.push_screen(HelpScreen(self.screen.title or _("VillageBook"), rows))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The app's own workers (reading the home)."""
+        if event.state is WorkerState.ERROR:
+            self.report_failed_worker(event.worker)
+
+    def report_failed_worker(self, worker: Worker[object]) -> None:
         """One place for failed workers: a calm sentence, never a traceback."""
-        if event.state is not WorkerState.ERROR:
-            return
         from villagebook.domain.validation import ValidationError
         from villagebook.services.errors import Refused
         from villagebook.services.messages import describe, safe_text
 
-        error = event.worker.error
+        error = worker.error
         if isinstance(error, (Refused, ValidationError)):
             text = safe_text(describe(error))
         else:

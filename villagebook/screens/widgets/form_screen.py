@@ -20,6 +20,7 @@ from villagebook.domain.fields import Entity
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bindings import translate_bindings
 from villagebook.screens.widgets.record_form import RecordForm
+from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 from villagebook.services.messages import safe_text
 from villagebook.store.node import Store
 
@@ -46,7 +47,7 @@ class SaveRefused(Message):
     reason: str
 
 
-class RecordFormScreen(Screen[str | None]):
+class RecordFormScreen(ReportsFailedWorkers, Screen[str | None]):
     """A form for one record; dismisses with the saved id, or None when left."""
 
     ENTITY: ClassVar[Entity]

@@ -20,6 +20,7 @@ from textual.message import Message
 from villagebook.i18n import N_
 from villagebook.screens.widgets.bindings import translate_bindings
 from villagebook.screens.widgets.safe_table import SafeTable
+from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 
 #: Turns one row (and whether it is overdue) into the cells shown.
 RowFormatter = Callable[[dict[str, Any], bool], list[Any]]
@@ -36,7 +37,7 @@ class PageLoaded(Message):
     generation: int
 
 
-class PagedTable(SafeTable):
+class PagedTable(ReportsFailedWorkers, SafeTable):
     """Rows of a `ListQuery`, read a page at a time."""
 
     PAGE_SIZE = 100
