@@ -347,3 +347,29 @@ async def test_markup_and_escape_sequences_in_titles_are_shown_literally(
         assert "\x1b]8" not in export
     with Store(village.home) as store:
         assert cases.get_case(store, case_id)["title"] == HOSTILE
+
+
+async def test_a_case_links_a_ledger_problem_found_by_its_title(village: Store) -> None:
+    problem_id = problems.create_problem(village, {
+        "title": "村口路灯不亮", "category": "urgent", "source": "visit", "urgency": "high",
+        "reported_date": "2026-05-01"})
+    app = the_app(village.home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        await type_text(pilot, "路灯改造")
+        app.screen.query_one("#field-lead_person", Input).value = "张明"
+        app.screen.query_one("#field-direction", Select).value = "process"
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        await type_text(pilot, "路灯")
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert app.screen.query_one("#field-linked_problem_ids", Input).value == problem_id
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert screen_name(pilot) == "DashboardScreen"
+    row = village.conn.execute("SELECT linked_problem_ids FROM innovation_case").fetchone()
+    assert problem_id in row[0]

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from textual.binding import Binding, BindingType
+from textual.widgets import Input
+
 from villagebook.domain.fields import CASE, Entity
-from villagebook.i18n import _
+from villagebook.i18n import N_, _
 from villagebook.screens.widgets.form_screen import RecordFormScreen
 from villagebook.store.node import Store
 
@@ -16,6 +19,27 @@ class CaseFormScreen(RecordFormScreen):
 
     ENTITY: ClassVar[Entity] = CASE
     SKIP: ClassVar[tuple[str, ...]] = ("unit_code", "status", "origin_case_id")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+l", "link_problem", N_("Link problem"), id="case_form.link",
+                tooltip=N_("Find a ledger problem by its title and link it to this case")),
+    ]
+
+    def action_link_problem(self) -> None:
+        """Pick a ledger problem and add its id to the linked problems."""
+        from villagebook.screens.record_picker import RecordPickerDialog
+
+        def chosen(problem_id: str | None) -> None:
+            if not problem_id:
+                return
+            field = self.query_one("#field-linked_problem_ids", Input)
+            ids = [part.strip() for part in field.value.split(",") if part.strip()]
+            if problem_id not in ids:
+                field.value = ", ".join([*ids, problem_id])
+            field.focus()
+
+        self.app.push_screen(RecordPickerDialog(
+            self.home, _("Which ledger problem does this case address?"), kind="problem"),
+            chosen)
 
     def form_title(self) -> str:
         """New or edit."""

@@ -177,13 +177,13 @@ class ProblemDetailScreen(ReportsFailedWorkers, Screen[None]):
 
     def action_link(self) -> None:
         """Pick the case that solved the problem."""
-        from villagebook.screens.case_picker import CasePickerDialog
+        from villagebook.screens.record_picker import RecordPickerDialog
 
         def chosen(case_id: str | None) -> None:
             if case_id:
                 self.change(("link", case_id))
 
-        self.app.push_screen(CasePickerDialog(self.home, _("Which case solved this problem?")),
+        self.app.push_screen(RecordPickerDialog(self.home, _("Which case solved this problem?")),
                              chosen)
 
     def action_edit(self) -> None:

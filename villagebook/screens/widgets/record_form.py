@@ -40,7 +40,7 @@ def _widget(spec: Field) -> Widget:
     if spec.kind is Kind.BOOL:
         return Checkbox(Text(_(spec.label)), id=wid)
     placeholder = {Kind.DATE: _("YYYY-MM-DD, e.g. 2026-03-01"),
-                   Kind.REFS: _("Record ids, separated by commas"),
+                   Kind.REFS: _("Ctrl+L finds and adds one (ids, separated by commas)"),
                    Kind.REF: _("A record id")}.get(spec.kind, "")
     return Input("", id=wid, placeholder=placeholder, max_length=spec.max_length or 0,
                  compact=True)

@@ -1,4 +1,5 @@
-"""Pick a case by typing part of its title: dismisses with the case id, or None."""
+"""Pick a case or a ledger problem by typing part of its title: dismisses with its id,
+or None."""
 
 from __future__ import annotations
 
@@ -23,14 +24,14 @@ from villagebook.services.messages import safe_text
 
 
 @dataclass
-class CasesFound(Message):
-    """Cases matching the typed text were found."""
+class RecordsFound(Message):
+    """Records matching the typed text were found."""
 
     hits: list[Any]
 
 
-class CasePickerDialog(ReportsFailedWorkers, ModalScreen[str | None]):
-    """Search cases by title and choose one."""
+class RecordPickerDialog(ReportsFailedWorkers, ModalScreen[str | None]):
+    """Search cases (or problems) by title and choose one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", N_("Cancel"), id="picker.cancel",
@@ -39,16 +40,17 @@ class CasePickerDialog(ReportsFailedWorkers, ModalScreen[str | None]):
                 tooltip=N_("Move to the results")),
     ]
 
-    def __init__(self, home: Path, question: str) -> None:
+    def __init__(self, home: Path, question: str, kind: str = "case") -> None:
         super().__init__()
         translate_bindings(self)
         self.home = home
         self.question = question
+        self.kind = kind
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(self.question))
-            yield Input(placeholder=_("Part of the case title"), id="picker-search")
+            yield Input(placeholder=_("Part of the title"), id="picker-search")
             yield OptionList(id="picker-hits")
             yield Static(Text(_("Type, then ↓ and Enter to choose · Esc cancels")),
                          classes="hint")
@@ -68,10 +70,10 @@ class CasePickerDialog(ReportsFailedWorkers, ModalScreen[str | None]):
         from villagebook.store.node import Store
 
         with Store(self.home) as store:
-            hits = search(store, text, kind="case", limit=20) if text.strip() else []
-        self.post_message(CasesFound(hits))
+            hits = search(store, text, kind=self.kind, limit=20) if text.strip() else []
+        self.post_message(RecordsFound(hits))
 
-    def on_cases_found(self, message: CasesFound) -> None:
+    def on_records_found(self, message: RecordsFound) -> None:
         """Show the hits."""
         hits = self.query_one("#picker-hits", OptionList)
         hits.clear_options()
@@ -79,8 +81,11 @@ class CasePickerDialog(ReportsFailedWorkers, ModalScreen[str | None]):
                          for hit in message.hits)
 
     def action_focus_hits(self) -> None:
-        """From the search box down to the results."""
-        self.query_one("#picker-hits", OptionList).focus()
+        """From the search box down to the results (the first one highlighted)."""
+        hits = self.query_one("#picker-hits", OptionList)
+        hits.focus()
+        if hits.option_count and hits.highlighted is None:
+            hits.highlighted = 0
 
     @on(OptionList.OptionSelected, "#picker-hits")
     def _chosen(self, event: OptionList.OptionSelected) -> None:
