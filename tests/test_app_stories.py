@@ -373,3 +373,50 @@ async def test_a_case_links_a_ledger_problem_found_by_its_title(village: Store) 
         assert screen_name(pilot) == "DashboardScreen"
     row = village.conn.execute("SELECT linked_problem_ids FROM innovation_case").fetchone()
     assert problem_id in row[0]
+
+
+async def test_a_problem_is_followed_up_moved_along_and_resolved_by_a_case(
+        village: Store) -> None:
+    village.put_setting("author_name", "王书记")
+    case_id = cases.create_case(village, {"title": "路灯夜巡制度", "lead_person": "王",
+                                          "direction": "implementation"})
+    problem_id = problems.create_problem(village, {
+        "title": "村口路灯不亮", "category": "urgent", "source": "visit", "urgency": "high",
+        "reported_date": "2026-05-01"})
+    app = the_app(village.home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_record("problem", problem_id)
+        await settle(pilot)
+        await pilot.press("f")
+        await pilot.pause()
+        await type_text(pilot, "已联系电工")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        timeline = app.screen.query_one("#timeline", Static).render().plain  # type: ignore[union-attr]
+        assert "王书记" in timeline and "已联系电工" in timeline
+        for _step in ("studying", "resolving"):
+            await pilot.press("m")
+            await pilot.pause()
+            await pilot.press("enter")  # the only choice: the next status
+            await settle(pilot)
+        await pilot.press("m")
+        await pilot.pause()
+        await pilot.press("enter")  # resolved: asks how
+        await pilot.pause()
+        assert screen_name(pilot) == "TextPromptDialog"
+        await type_text(pilot, "更换灯泡")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("l")
+        await pilot.pause()
+        await type_text(pilot, "夜巡")
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert screen_name(pilot) == "ProblemDetailScreen"
+        detail = app.screen.query_one("#detail", Static).render().plain  # type: ignore[union-attr]
+        assert "路灯夜巡制度" in detail
+    problem = problems.get_problem(village, problem_id)
+    assert (problem["status"], problem["resolution"], problem["solved_by_case_id"]) == (
+        "resolved", "更换灯泡", case_id)
