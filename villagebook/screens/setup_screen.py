@@ -58,17 +58,18 @@ class SetupScreen(ReportsFailedWorkers, Screen[None]):
                               style="bold"), classes="field-label")
             yield Static(Text(_("Role")), classes="field-label")
             yield Select([(Text(_(role.label)), role.value) for role in Role],
-                         value=Role.VILLAGE.value, allow_blank=False, id="role")
+                         value=Role.VILLAGE.value, allow_blank=False, id="role", compact=True)
             yield Static(Text(_("Unit code (12 digits, the statistical division code)")),
                          classes="field-label")
             yield Input(placeholder="320117xxxxxx", id="unit-code", max_length=12,
-                        restrict=r"[0-9]*")
+                        restrict=r"[0-9]*", compact=True)
             yield Static(Text(_("Unit name")), classes="field-label")
-            yield Input(placeholder=_("e.g. 石湫街道九里埂村"), id="unit-name", max_length=40)
+            yield Input(placeholder=_("e.g. 石湫街道九里埂村"), id="unit-name", max_length=40,
+                        compact=True)
             yield Static(Text(_("Parent unit code (the township; a district has none)")),
                          classes="field-label")
             yield Input(placeholder="320117xxxxxx", id="parent-code", max_length=12,
-                        restrict=r"[0-9]*")
+                        restrict=r"[0-9]*", compact=True)
             yield Static("", id="setup-problem", classes="form-problem")
             with Horizontal(classes="setup-buttons"):
                 yield Button(Text(_("Set up")), id="set-up", variant="primary")

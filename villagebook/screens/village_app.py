@@ -48,6 +48,8 @@ class VillageBookApp(App[None]):
         super().__init__()
         self.home = home
         self.forced_language = lang
+        #: False until the home is set up (the setup screen is showing).
+        self.ready = False
         translate_bindings(self)
 
     def on_mount(self) -> None:
@@ -67,6 +69,8 @@ class VillageBookApp(App[None]):
         """Open the setup screen on a fresh home, the dashboard otherwise."""
         if message.language in ("zh", "en") and not self.forced_language:
             self.apply_language(message.language)
+        self.ready = message.initialised
+        self.refresh_bindings()
         if message.initialised:
             from villagebook.screens.dashboard import DashboardScreen
 
@@ -86,12 +90,18 @@ class VillageBookApp(App[None]):
 
     def restart_on_dashboard(self) -> None:
         """Drop every screen and open a fresh dashboard (after setup or a language change)."""
+        self.ready = True
+        self.refresh_bindings()
         while len(self.screen_stack) > 2:
             self.pop_screen()
         if len(self.screen_stack) == 2:
             self.switch_screen(NAVIGATION["dashboard"].factory(self))
         else:
             self.push_screen(NAVIGATION["dashboard"].factory(self))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Until the home is set up there is nowhere to go: navigation stays hidden."""
+        return self.ready or action not in ("open", "open_new")
 
     def _unsaved_form(self) -> bool:
         return any(getattr(screen, "dirty", False) for screen in self.screen_stack)
@@ -115,7 +125,7 @@ class VillageBookApp(App[None]):
     def action_open(self, name: str) -> None:
         """Open a screen of `NAVIGATION` on top of the dashboard."""
         entry = NAVIGATION.get(name)
-        if entry is None or len(self.screen_stack) < 2:
+        if entry is None or not self.ready:
             return
         if self._unsaved_form():
             self.notify(_("Save the form with Ctrl+S or leave it with Esc first"),
@@ -128,7 +138,7 @@ class VillageBookApp(App[None]):
 
     def action_open_new(self, kind: str) -> None:
         """A blank form for a new case or ledger problem."""
-        if len(self.screen_stack) < 2:
+        if not self.ready:
             return
         if kind == "case":
             from villagebook.screens.case_form import CaseFormScreen
