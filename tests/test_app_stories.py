@@ -420,3 +420,13 @@ async def test_a_problem_is_followed_up_moved_along_and_resolved_by_a_case(
     problem = problems.get_problem(village, problem_id)
     assert (problem["status"], problem["resolution"], problem["solved_by_case_id"]) == (
         "resolved", "更换灯泡", case_id)
+
+
+async def test_a_user_may_remap_keys_by_binding_id(village: Store) -> None:
+    village.put_setting("keymap", '{"dashboard.new_case": "insert"}')
+    app = the_app(village.home)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("insert")
+        await settle(pilot)
+        assert screen_name(pilot) == "CaseFormScreen"

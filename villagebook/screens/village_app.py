@@ -26,6 +26,7 @@ class HomeChecked(Message):
     initialised: bool
     language: str | None
     figures: Any
+    keymap: dict[str, str]
 
 
 class VillageBookApp(App[None]):
@@ -63,13 +64,16 @@ class VillageBookApp(App[None]):
         from villagebook.services.startup import take_home_state
 
         state = take_home_state(self.home)
-        self.post_message(HomeChecked(state.initialised, state.language, state.figures))
+        self.post_message(HomeChecked(state.initialised, state.language, state.figures,
+                                      state.keymap))
 
     def on_home_checked(self, message: HomeChecked) -> None:
         """Open the setup screen on a fresh home, the dashboard otherwise."""
         if message.language in ("zh", "en") and not self.forced_language:
             self.apply_language(message.language)
         self.ready = message.initialised
+        if message.keymap:
+            self.set_keymap(message.keymap)  # the user's own keys, by binding id
         self.refresh_bindings()
         if message.initialised:
             from villagebook.screens.dashboard import DashboardScreen

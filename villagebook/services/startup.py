@@ -4,9 +4,10 @@ the disk and SQLite work while Python loads the interface."""
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from villagebook.services.dashboard import Figures, read_figures
@@ -21,6 +22,8 @@ class HomeState:
     initialised: bool
     language: str | None
     figures: Figures | None
+    #: The user's own keys: binding id → keys, e.g. {"list.new": "insert"} (setting "keymap").
+    keymap: dict[str, str] = field(default_factory=dict)
 
 
 _pending: dict[Path, Future[HomeState]] = {}
@@ -31,7 +34,20 @@ def read_home(home: Path) -> HomeState:
     with Store(home) as store:
         initialised = store.initialised
         language = store.get_setting("language")
-    return HomeState(initialised, language, read_figures(home) if initialised else None)
+        keymap = _keymap(store.get_setting("keymap"))
+    return HomeState(initialised, language, read_figures(home) if initialised else None,
+                     keymap)
+
+
+def _keymap(text: str | None) -> dict[str, str]:
+    """The "keymap" setting (a JSON object of binding id → keys); nothing if malformed."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(key): str(keys) for key, keys in value.items() if isinstance(keys, str)}
 
 
 def prefetch(home: Path) -> None:
