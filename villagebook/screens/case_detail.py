@@ -114,9 +114,14 @@ class CaseDetailScreen(ReportsFailedWorkers, Screen[None]):
         self.query_one("#detail-status", Static).update(Text(hint))
 
     def action_edit(self) -> None:
-        """The case's form."""
+        """The case's form (a case under review or decided cannot be edited)."""
         from villagebook.screens.case_form import CaseFormScreen
 
+        status = CaseStatus((self.case or {}).get("status") or "draft")
+        if status not in CASE_EDITABLE:
+            self.notify(_("This case is {status}: it can no longer be edited").format(
+                status=_(status.label)), markup=False, severity="warning")
+            return
         self.app.push_screen(CaseFormScreen(self.home, self.case_id))
 
     def action_submit(self) -> None:
