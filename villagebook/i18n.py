@@ -76,7 +76,7 @@ def _(msgid: str) -> str:
     return translate(msgid, _current)
 
 
-def N_(msgid: str) -> str:  # noqa: N802 (the gettext convention)
+def N_(msgid: str) -> str:
     """Mark `msgid` for translation without translating it now (translated when shown)."""
     return msgid
 

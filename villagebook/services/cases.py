@@ -96,6 +96,9 @@ def review_case(
     ).fetchone()
     if parent is None or parent[0] != store.node.unit_code:
         raise Refused("Unit {unit} is not under this township", unit=case["unit_code"])
+    if case["status"] != CaseStatus.SUBMITTED.value:
+        raise Refused("Only a submitted case can be reviewed; this one is {status}",
+                      status=CaseStatus(case["status"] or "draft"))
     if decision is ReviewDecision.RETURN and not comment.strip():
         raise Refused("Say what to revise: a returned case needs a comment")
     with store.transaction():
