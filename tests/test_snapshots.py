@@ -54,6 +54,8 @@ def keys(*pressed: str) -> Callable[[Pilot[Any]], Any]:
             await pilot.press(key)
             await settle(pilot)
         pilot.app.clear_notifications()
+        for widget in pilot.app.screen.query("Input, TextArea"):
+            widget.cursor_blink = False  # a blinking cursor is drawn on or off by chance
         await pilot.pause()
     return run_before
 

@@ -66,6 +66,18 @@ class PagedTable(ReportsFailedWorkers, SafeTable):
         for label, width in self.columns_spec:
             self.add_column(label, width=width)
 
+    def on_resize(self) -> None:
+        """The first column (the title) takes whatever width a larger terminal offers."""
+        if not self.columns:
+            return
+        first, *rest = self.columns.values()
+        others = sum(column.width + 2 * self.cell_padding for column in rest)
+        wanted = max(self.columns_spec[0][1], self.size.width - others - 2 * self.cell_padding - 2)
+        if first.width != wanted:
+            first.width = wanted
+            self._require_update_dimensions = True
+            self.refresh()
+
     def show(self, query: Any) -> None:
         """Show a (new) query from its first page."""
         self.query_spec = query
