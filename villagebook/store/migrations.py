@@ -162,9 +162,9 @@ def all_steps() -> tuple[Step, ...]:
     Each area of the app keeps its steps in its own module so that work on one
     area never edits another's history; names, not positions, say what is applied.
     """
-    from villagebook.store import schema_evaluation, schema_sync
+    from villagebook.store import schema_evaluation, schema_sync, schema_tui
 
-    return CORE_STEPS + schema_sync.STEPS + schema_evaluation.STEPS
+    return CORE_STEPS + schema_sync.STEPS + schema_evaluation.STEPS + schema_tui.STEPS
 
 
 class FutureSchemaError(Exception):
@@ -208,6 +208,10 @@ def migrate(conn: sqlite3.Connection, until: str | None = None) -> int:
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_step (name TEXT PRIMARY KEY)")
+            if name in applied_steps(conn):  # another process applied it while we waited
+                conn.execute("ROLLBACK")
+                done = applied_steps(conn)
+                continue
             step(conn)
             conn.execute("INSERT INTO schema_step (name) VALUES (?)", (name,))
             done.append(name)

@@ -1,7 +1,5 @@
 """Schema steps of the terminal app (see `villagebook.store.migrations`).
 
-Not yet listed in `migrations.all_steps()`: the lead wires `STEPS` in. Until
-then the dashboard still works, scanning two tables instead of two indexes.
 Append new steps at the end; never edit or reorder a released one.
 """
 
