@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from villagebook.services.dashboard import LAST_EXPORT_SETTING
 from villagebook.services.errors import Refused
 from villagebook.store.changelog import encode
 from villagebook.store.node import Store, system_now
@@ -99,6 +100,10 @@ def _record_sent(conn: sqlite3.Connection, receiver: str, seq: int, newest: int,
     conn.execute("INSERT INTO sync_sent (receiver, seq, max_local_seq, created_at, "
                  "file_name) VALUES (?, ?, ?, ?, ?)",
                  (receiver, seq, newest, system_now().isoformat(timespec="seconds"), name))
+    # The dashboard's "changes not yet sent" counts from here.
+    conn.execute('INSERT INTO setting ("key", value) VALUES (?, ?) '
+                 'ON CONFLICT("key") DO UPDATE SET value = excluded.value',
+                 (LAST_EXPORT_SETTING, system_now().isoformat(timespec="seconds")))
 
 
 @dataclass
