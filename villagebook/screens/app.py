@@ -25,13 +25,21 @@ if TYPE_CHECKING:
     from villagebook.screens.village_app import VillageBookApp
 
 
+ALL_ROLES = frozenset({"village", "township", "district"})
+
+
 @dataclass(frozen=True)
 class NavEntry:
-    """A screen reachable from anywhere: its key, label msgid and factory."""
+    """A screen reachable from anywhere: its key, label msgid, factory, and the
+    node roles it serves (hidden elsewhere)."""
 
     key: str
     label: str
     factory: Callable[[VillageBookApp], Screen[Any]]
+    roles: frozenset[str] = ALL_ROLES
+    #: Shown in the footer; the rest are in F1 and Ctrl+P (80 columns hold few keys).
+    footer: bool = True
+
 
 def _dashboard(app: VillageBookApp) -> Screen[Any]:
     from villagebook.screens.dashboard import DashboardScreen
@@ -57,13 +65,72 @@ def _settings(app: VillageBookApp) -> Screen[Any]:
     return SettingsScreen(app.home)
 
 
-#: Screens reachable from anywhere by key, in footer order. The lead adds Sync,
-#: Conflicts and Keys here (e.g. "sync": NavEntry("f8", N_("Sync"), factory)).
+def _sync(app: VillageBookApp) -> Screen[Any]:
+    from villagebook.screens.sync_screen import SyncScreen
+
+    return SyncScreen(app.home)
+
+
+def _conflicts(app: VillageBookApp) -> Screen[Any]:
+    from villagebook.screens.conflicts_screen import ConflictsScreen
+
+    return ConflictsScreen(app.home)
+
+
+def _keys(app: VillageBookApp) -> Screen[Any]:
+    from villagebook.screens.keys_screen import KeysScreen
+
+    return KeysScreen(app.home)
+
+
+def _review_queue(app: VillageBookApp) -> Screen[Any]:
+    from villagebook.screens.review_queue import ReviewQueueScreen
+
+    return ReviewQueueScreen(app.home)
+
+
+def _township_ledgers(app: VillageBookApp) -> Screen[Any]:
+    from villagebook.screens.township_ledgers import TownshipLedgersScreen
+
+    return TownshipLedgersScreen(app.home)
+
+
+def _inbox(app: VillageBookApp) -> Screen[Any]:
+    from villagebook.screens.inbox import InboxScreen
+
+    return InboxScreen(app.home)
+
+
+def _scoring(app: VillageBookApp) -> Screen[Any]:
+    from villagebook.screens.scoring_screen import ScoringScreen
+
+    return ScoringScreen(app.home)
+
+
+def _arena(app: VillageBookApp) -> Screen[Any]:
+    from villagebook.screens.arena_board import ArenaBoardScreen
+
+    return ArenaBoardScreen(app.home)
+
+
+_ABOVE_VILLAGE = frozenset({"township", "district"})
+
+#: Screens reachable from anywhere by key, in footer order.
 NAVIGATION: dict[str, NavEntry] = {
     "dashboard": NavEntry("f2", N_("Dashboard"), _dashboard),
     "cases": NavEntry("f3", N_("Cases"), _cases),
     "problems": NavEntry("f4", N_("Problem ledger"), _problems),
-    "settings": NavEntry("f9", N_("Settings"), _settings),
+    "sync": NavEntry("f5", N_("Sync"), _sync),
+    "conflicts": NavEntry("f6", N_("Conflicts"), _conflicts, footer=False),
+    "keys": NavEntry("f7", N_("Keys"), _keys, footer=False),
+    "review": NavEntry("f8", N_("Review queue"), _review_queue, frozenset({"township"})),
+    "scoring": NavEntry("f8", N_("Expert scoring"), _scoring, frozenset({"district"})),
+    "ledgers": NavEntry("ctrl+g", N_("Unit ledgers"), _township_ledgers,
+                        frozenset({"township"}), footer=False),
+    "arena": NavEntry("ctrl+g", N_("Arena board"), _arena, frozenset({"district"}),
+                      footer=False),
+    "inbox": NavEntry("ctrl+n", N_("Inbox"), _inbox, _ABOVE_VILLAGE, footer=False),
+    "settings": NavEntry("f9", N_("Settings"), _settings, footer=False),
 }
 
 

@@ -35,7 +35,7 @@ class RecordFinder(Provider):
         app: VillageBookApp = self.app  # type: ignore[assignment]
         found = [(_("Open: {screen}").format(screen=_(entry.label)),
                   _("Go to this screen"), partial(app.action_open, name))
-                 for name, entry in NAVIGATION.items()]
+                 for name, entry in NAVIGATION.items() if app.serves(name)]
         found.append((_("New case"), _("Log a new innovation case"),
                       partial(app.action_open_new, "case")))
         found.append((_("New ledger problem"), _("Add an entry to the problem ledger"),

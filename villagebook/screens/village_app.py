@@ -39,7 +39,8 @@ class VillageBookApp(App[None]):
         Binding("f1", "help", N_("Help"), id="app.help",
                 tooltip=N_("Every key of this screen")),
         *(Binding(entry.key, f"open('{name}')", entry.label, id=f"app.{name}",
-                  tooltip=N_("Open this screen"), show=name != "dashboard")
+                  tooltip=N_("Open this screen"),
+                  show=entry.footer and name != "dashboard")
           for name, entry in NAVIGATION.items()),
         Binding("ctrl+q", "quit", N_("Quit"), id="app.quit", show=False,
                 tooltip=N_("Close VillageBook (saved records are safe)")),
@@ -49,6 +50,7 @@ class VillageBookApp(App[None]):
         super().__init__()
         self.home = home
         self.forced_language = lang
+        self._role: str | None = None
         #: False until the home is set up (the setup screen is showing).
         self.ready = False
         translate_bindings(self)
@@ -95,6 +97,7 @@ class VillageBookApp(App[None]):
     def restart_on_dashboard(self) -> None:
         """Drop every screen and open a fresh dashboard (after setup or a language change)."""
         self.ready = True
+        self._role = None
         self.refresh_bindings()
         while len(self.screen_stack) > 2:
             self.pop_screen()
@@ -104,8 +107,27 @@ class VillageBookApp(App[None]):
             self.push_screen(NAVIGATION["dashboard"].factory(self))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Until the home is set up there is nowhere to go: navigation stays hidden."""
-        return self.ready or action not in ("open", "open_new")
+        """Until the home is set up there is nowhere to go: navigation stays hidden;
+        afterwards each node sees the screens of its role."""
+        if action not in ("open", "open_new"):
+            return True
+        if not self.ready:
+            return False
+        return action != "open" or self.serves(str(parameters[0]) if parameters else "")
+
+    def serves(self, name: str) -> bool:
+        """Whether the navigation entry `name` is for this node's role."""
+        entry = NAVIGATION.get(name)
+        return entry is not None and self.node_role() in entry.roles
+
+    def node_role(self) -> str:
+        """This node's role, read once from the home (cached until set-up changes it)."""
+        if self._role is None:
+            from villagebook.store.node import Store
+
+            with Store(self.home) as store:
+                self._role = store.node.role.value if store.initialised else ""
+        return self._role
 
     def _unsaved_form(self) -> bool:
         return any(getattr(screen, "dirty", False) for screen in self.screen_stack)
@@ -129,7 +151,7 @@ class VillageBookApp(App[None]):
     def action_open(self, name: str) -> None:
         """Open a screen of `NAVIGATION` on top of the dashboard."""
         entry = NAVIGATION.get(name)
-        if entry is None or not self.ready:
+        if entry is None or not self.ready or not self.serves(name):
             return
         if self._unsaved_form():
             self.notify(_("Save the form with Ctrl+S or leave it with Esc first"),
