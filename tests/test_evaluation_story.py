@@ -167,3 +167,10 @@ def test_the_district_scores_ranks_reports_and_sends_its_verdict_down(tmp_path: 
     mine = village.dump()
     assert mine["cases"][0]["status"] == "scored"
     assert sorted(s["score"] for s in mine["scores"]) == [80, 90]
+    # 石头寨村 hears the district's rubric too, but nothing of its neighbour's case: the
+    # district's segment relayed down carries it, and a village keeps only its own business.
+    town.send(lagging, to=V2[0])
+    theirs = lagging.dump()
+    assert all(case["unit_code"] == V2[0] for case in theirs["cases"])
+    assert theirs["scores"] == []
+    assert lagging("rubric", "show", "--period", "2026", "--json").json()["source"] == "district"

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from villagebook.domain.clock import DEFAULT_MAX_DRIFT_MS, ClockDriftError, physical
+from villagebook.domain.enums import Role
 from villagebook.i18n import N_
 from villagebook.services.errors import Refused
 from villagebook.store.changelog import ChangeSet, MalformedChange, apply_sets
@@ -164,10 +165,11 @@ def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
                 raise ClockDriftError(change_set.hlc, store.wall_ms())
             newest = max(newest, change_set.hlc)
             changes += len(change_set.fields)
+        sets += len(batch)
+        batch = [change_set for change_set in batch if _concerns(store, hierarchy, change_set)]
         held = check_claims(store.conn, batch)
         outcome = apply_sets(store.conn, batch)
         _tally(result, batch, held, outcome.affected, outcome.duplicate)
-        sets += len(batch)
         if progress is not None:
             progress(sets, max(manifest.payload.sets, sets))
     if (sets, changes) != (manifest.payload.sets, manifest.payload.changes):
@@ -175,6 +177,21 @@ def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
                              what="payload counts")
     if newest:
         store.observe(newest, DEFAULT_MAX_DRIFT_MS)
+
+
+def _concerns(store: Store, hierarchy: trust.Hierarchy, change_set: ChangeSet) -> bool:
+    """Whether a verified change set is this node's business to hold.
+
+    A township relays its district's segments down unmodified, so a village
+    receives the district's changes for every village (a neighbour's case
+    marked scored). A village keeps only records of its own unit and of the
+    units above it (the district's rubric and model cases); the rest would
+    show as fragments of cases it never had. Townships and districts keep
+    everything they verified, since they relay it on.
+    """
+    if store.node.role is not Role.VILLAGE:
+        return True
+    return hierarchy.below(store.node.unit_code, change_set.unit)
 
 
 def _tally(result: MergeResult, batch: list[ChangeSet], held: set[tuple[str, str]],
