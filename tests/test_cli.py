@@ -69,7 +69,7 @@ def test_demo_is_deterministic_so_two_nodes_print_the_same_bytes(tmp_path: Path)
         dumps.append(run_cli(home, "dump", "--json", check=True).out)
     assert dumps[0] == dumps[1]
     document = json.loads(dumps[0])
-    assert set(document) == {"units", "cases", "problems", "followups", "reviews", "scores"}
+    assert {"units", "cases", "problems", "followups", "reviews", "scores"} <= set(document)
     assert len(document["cases"]) == 15 and len(document["problems"]) == 20
     ids = [case["id"] for case in document["cases"]]
     assert ids == sorted(ids)

@@ -14,7 +14,8 @@ from villagebook.domain.fields import ENTITIES
 from villagebook.services.records import row_to_record
 from villagebook.store.node import Store
 
-#: The `dump --json` keys, in CLI.md's order, and the entity each lists.
+#: The `dump --json` keys and the entity each lists: CLI.md's six, then the
+#: district's rubrics and model cases (additions; the six keep their shape).
 SECTIONS = (
     ("units", "unit"),
     ("cases", "case"),
@@ -22,6 +23,8 @@ SECTIONS = (
     ("followups", "followup"),
     ("reviews", "review"),
     ("scores", "score"),
+    ("rubrics", "rubric"),
+    ("model_cases", "model_case"),
 )
 
 
