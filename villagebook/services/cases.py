@@ -115,13 +115,12 @@ def review_case(
 
 def reviews_of(store: Store, case_id: str) -> list[dict[str, Any]]:
     """A case's reviews, latest first."""
-    cursor = store.conn.execute(
+    return records.select_dicts(
+        store,
         "SELECT id, decision, comment, reviewer, date FROM review WHERE case_id = ? "
         "ORDER BY updated_hlc DESC",
         (case_id,),
     )
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 def delete_case(store: Store, case_id: str) -> None:

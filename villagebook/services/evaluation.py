@@ -109,11 +109,11 @@ def score_case(store: Store, case_id: str, expert: str, score: object,
 
 def scores_of(store: Store, case_id: str) -> list[dict[str, Any]]:
     """A case's expert scores, by expert."""
-    cursor = store.conn.execute(
+    return records.select_dicts(
+        store,
         "SELECT id, expert, score, comment, date FROM score WHERE case_id = ? "
-        "ORDER BY expert, id", (case_id,))
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor]
+        "ORDER BY expert, id", (case_id,),
+    )
 
 
 @dataclass(frozen=True)
@@ -247,14 +247,14 @@ def is_model(store: Store, case_id: str) -> bool:
 
 def model_cases(store: Store) -> list[dict[str, Any]]:
     """Current model cases known here, with how many adoptions each has, newest first."""
-    cursor = store.conn.execute(
+    return records.select_dicts(
+        store,
         "SELECT m.case_id AS id, m.origin_unit AS unit_code, m.unit_name, m.title, "
         "m.citation, m.marked_by, m.date, "
         "(SELECT count(*) FROM innovation_case a WHERE a.origin_case_id = m.case_id) "
         "AS adoptions FROM model_case m WHERE coalesce(m.withdrawn, 0) = 0 "
-        "ORDER BY m.date DESC, m.case_id")
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor]
+        "ORDER BY m.date DESC, m.case_id",
+    )
 
 
 def adopt_case(store: Store, origin_id: str, lead_person: str,
@@ -276,11 +276,11 @@ def adopt_case(store: Store, origin_id: str, lead_person: str,
 
 def adoptions_of(store: Store, origin_id: str) -> list[dict[str, Any]]:
     """Cases that adopted `origin_id`: id, unit, title, status."""
-    cursor = store.conn.execute(
+    return records.select_dicts(
+        store,
         "SELECT id, unit_code, title, status FROM innovation_case WHERE origin_case_id = ? "
-        "ORDER BY unit_code, id", (origin_id,))
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor]
+        "ORDER BY unit_code, id", (origin_id,),
+    )
 
 
 @dataclass(frozen=True)

@@ -82,13 +82,12 @@ def add_followup(store: Store, problem_id: str, text: str, author: str,
 
 def followups_of(store: Store, problem_id: str) -> list[dict[str, Any]]:
     """A problem's timeline, oldest first."""
-    cursor = store.conn.execute(
+    return records.select_dicts(
+        store,
         "SELECT id, date, author, text FROM followup WHERE problem_id = ? "
         "ORDER BY date, updated_hlc",
         (problem_id,),
     )
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 def delete_problem(store: Store, problem_id: str) -> None:

@@ -28,6 +28,13 @@ def _decode_column(kind: Kind, value: Any) -> Any:
     return value
 
 
+def select_dicts(store: Store, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Rows of a read-only query as dicts keyed by column name (service-internal use)."""
+    cursor = store.conn.execute(sql, params)
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
 def row_to_record(entity: Entity, row: Mapping[str, Any]) -> dict[str, Any]:
     """A projection row as a record: `id` plus every field, lists and booleans decoded."""
     record: dict[str, Any] = {"id": row[entity.key]}
