@@ -357,3 +357,8 @@ async def test_inbox_shows_last_heard_gaps_and_silence(tmp_path: Path) -> None:
         assert row[0] == "白马村" and row[3] == "2" and row[4] == "1"
         assert row[5] == "2026-05-10" and row[6] == "22"
         assert "1" in str(app.screen.query_one("#status", Static).render())
+        bundles = app.screen.query_one("#bundles", DataTable)
+        assert bundles.row_count == 1, "only the second bundle reached the township"
+        merged = [str(cell) for cell in bundles.get_row_at(0)]
+        assert merged[0] == "白马村" and merged[1] == "2" and int(merged[4]) > 0
+        assert merged[6].endswith(".vbundle")

@@ -3,7 +3,9 @@
 One row per origin and receiver stream (a village's bundles to this township,
 or relayed ones): bundles held, the highest number seen, the numbers missing in
 between (a lost stick), and how long the unit has been silent. Units silent for
-more than `silent_days` stand out, as do gaps.
+more than `silent_days` stand out, as do gaps. Below, every merged bundle: which
+unit, its number, when it was made and merged, how many changes it carried, the
+key whose signature was verified, and the file it came in.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from villagebook.i18n import _
+from villagebook.services.messages import safe_text
 
 
 @dataclass
@@ -30,6 +33,7 @@ class InboxLoaded(Message):
 
     rows: list[dict[str, Any]]
     today: dt.date
+    bundles: list[dict[str, Any]]
 
 
 def _gaps(missing: tuple[tuple[int, int], ...]) -> str:
@@ -42,6 +46,7 @@ class InboxScreen(Screen[None]):
     DEFAULT_CSS = """
     InboxScreen #status { height: 1; background: $boost; padding: 0 1; }
     InboxScreen #streams { height: 1fr; }
+    InboxScreen #bundles { height: 1fr; border-top: solid $primary; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", _("Back"), id="inbox.back",
@@ -57,6 +62,9 @@ class InboxScreen(Screen[None]):
         yield Static(Text(_("Loading…")), id="status")
         table: DataTable[Text] = DataTable(id="streams", cursor_type="row", zebra_stripes=True)
         yield table
+        bundles: DataTable[Text] = DataTable(id="bundles", cursor_type="row",
+                                             zebra_stripes=True)
+        yield bundles
         yield Footer()
 
     def on_mount(self) -> None:
@@ -67,6 +75,11 @@ class InboxScreen(Screen[None]):
                              (_("Latest number"), 8), (_("Missing numbers"), 10),
                              (_("Last heard"), 10), (_("Days silent"), 10)):
             table.add_column(label, width=width)
+        bundles = self.query_one("#bundles", DataTable)
+        for label, width in ((_("Unit"), 12), (_("Number"), 6), (_("Made"), 10),
+                             (_("Merged"), 10), (_("Changes"), 7), (_("Signed by key"), 16),
+                             (_("Arrived in"), 30)):
+            bundles.add_column(label, width=width)
         self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False)
@@ -74,16 +87,21 @@ class InboxScreen(Screen[None]):
         """Read every stream of bundles held here."""
         from villagebook.services.setup import unit_name
         from villagebook.store.node import Store
-        from villagebook.sync.status import streams
+        from villagebook.sync.status import merged_bundles, streams
 
         with Store(self.home) as store:
+            bundles = [{
+                "origin_name": unit_name(store, b.origin) or b.origin, "seq": b.seq,
+                "created": b.created_at[:10], "received": b.received_at[:10],
+                "changes": b.changes, "key_id": b.key_id, "file": b.bundle_file,
+            } for b in merged_bundles(store)]
             rows = [{
                 "origin": s.origin, "origin_name": unit_name(store, s.origin) or s.origin,
                 "receiver": unit_name(store, s.receiver) or s.receiver, "held": s.held,
                 "highest": s.highest, "missing": _gaps(s.missing),
                 "last_heard": s.last_heard[:10],
             } for s in streams(store)]
-            self.post_message(InboxLoaded(rows, store.today()))
+            self.post_message(InboxLoaded(rows, store.today(), bundles))
 
     def on_inbox_loaded(self, message: InboxLoaded) -> None:
         """Fill the table, longest silence first; gaps and silence in red."""
@@ -103,12 +121,23 @@ class InboxScreen(Screen[None]):
             silent = days > self.silent_days
             quiet += silent
             table.add_row(
-                Text(row["origin_name"], style="bold red" if silent else ""),
+                Text(safe_text(row["origin_name"]), style="bold red" if silent else ""),
                 Text(row["receiver"]), Text(str(row["held"]), justify="right"),
                 Text(str(row["highest"]), justify="right"),
                 Text(row["missing"], style="bold red"), Text(row["last_heard"]),
                 Text(str(days), justify="right", style="bold red" if silent else ""),
                 key=f"{row['origin']}>{row['receiver']}")
+        self._fill_bundles(message.bundles)
         self.query_one("#status", Static).update(Text(
             _("{count} senders; {quiet} silent for more than {days} days").format(
                 count=len({r["origin"] for r in rows}), quiet=quiet, days=self.silent_days)))
+
+    def _fill_bundles(self, bundles: list[dict[str, Any]]) -> None:
+        table = self.query_one("#bundles", DataTable)
+        table.clear()
+        for index, row in enumerate(bundles):
+            table.add_row(
+                Text(safe_text(row["origin_name"])), Text(str(row["seq"]), justify="right"),
+                Text(row["created"]), Text(row["received"]),
+                Text(str(row["changes"]), justify="right"), Text(row["key_id"]),
+                Text(safe_text(row["file"])), key=str(index))

@@ -76,3 +76,27 @@ def gap_sentences(found: list[StreamStatus], names: dict[str, str]) -> list[str]
                     _("Bundles {first}–{last} from {origin} have not arrived"))
             lines.append(text.format(first=first, last=last, origin=who))
     return lines
+
+
+@dataclass(frozen=True)
+class MergedBundle:
+    """One signed segment merged here: who signed it, when, how much it carried,
+    and the bundle file it arrived in (a relaying township's, for a village's)."""
+
+    origin: str
+    key_id: str
+    receiver: str
+    seq: int
+    created_at: str
+    received_at: str
+    changes: int
+    bundle_file: str
+
+
+def merged_bundles(store: Store, limit: int = 500) -> list[MergedBundle]:
+    """The segments merged here, newest arrival first (at most `limit`)."""
+    rows = store.conn.execute(
+        "SELECT origin_unit, key_id, receiver, seq, created_at, received_at, changes, "
+        "bundle_file FROM sync_segment ORDER BY received_at DESC, origin_unit, seq DESC "
+        "LIMIT ?", (limit,))
+    return [MergedBundle(*row) for row in rows]
