@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, make_node
-from tests.test_app_stories import screen_name, settle
+from tests.pilot import settle
+from tests.test_app_stories import screen_name
 from villagebook.domain.enums import Role
 from villagebook.screens.app import make_app
 

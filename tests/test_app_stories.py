@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Select, Static
 
+from tests.pilot import settle
 from villagebook.services import cases, problems
 from villagebook.services.dashboard import figures
 from villagebook.store.node import NOW_ENV, Store
@@ -25,13 +26,6 @@ SIZE = (80, 24)
 def _pinned_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv(NOW_ENV, "2026-06-01T10:00:00")
     yield
-
-
-async def settle(pilot: Pilot[Any], rounds: int = 4) -> None:
-    """Let workers finish and their messages land (loads chain)."""
-    for _ in range(rounds):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 async def type_text(pilot: Pilot[Any], text: str) -> None:

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from tests.conftest import make_node
+from tests.pilot import Harness, settle
 from villagebook.domain.enums import Role
 from villagebook.services import cases, evaluation, records
 from villagebook.store.node import NOW_ENV, Store
@@ -32,24 +32,6 @@ SIZE = (100, 30)
 
 def fixed_id(*parts: object) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"screens:{parts}"))
-
-
-class Harness(App[None]):
-    """The smallest app that shows one screen."""
-
-    def __init__(self, make_screen: Callable[[], Screen[Any]]) -> None:
-        super().__init__()
-        self.make_screen = make_screen
-
-    def on_mount(self) -> None:
-        self.push_screen(self.make_screen())
-
-
-async def settle(pilot: Pilot[Any]) -> None:
-    """Let workers finish and their messages land (several rounds: loads chain)."""
-    for _ in range(4):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 @pytest.fixture(autouse=True)

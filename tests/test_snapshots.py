@@ -15,6 +15,7 @@ import pytest
 from textual.pilot import Pilot
 
 from tests.conftest import VILLAGE
+from tests.pilot import settle
 from villagebook.domain.enums import Role
 from villagebook.services.demo import generate
 from villagebook.store.node import NOW_ENV, Store
@@ -38,12 +39,6 @@ def demo_home(tmp_path: Path) -> Path:
         set_up_node(store, Role.VILLAGE, *VILLAGE)
         generate(store, cases=30, problems=40, seed=7)
     return home
-
-
-async def settle(pilot: Pilot[Any]) -> None:
-    for _ in range(4):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def keys(*pressed: str) -> Callable[[Pilot[Any]], Any]:

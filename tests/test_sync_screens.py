@@ -3,17 +3,15 @@ homes with real bundles."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual.app import App
-from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, ProgressBar, Static
 
 from tests.conftest import VILLAGE, make_node
+from tests.pilot import Harness, settle
 from tests.sync_helpers import CASE, introduce, send, three_nodes
 from villagebook.domain.enums import Role
 from villagebook.screens.conflicts_screen import ConflictsScreen
@@ -24,23 +22,6 @@ from villagebook.store.node import Store
 from villagebook.sync.merge import merge_file
 
 SIZE = (100, 30)
-
-
-class Harness(App[None]):
-    """The smallest app that shows one screen."""
-
-    def __init__(self, make_screen: Callable[[], Screen[Any]]) -> None:
-        super().__init__()
-        self.make_screen = make_screen
-
-    def on_mount(self) -> None:
-        self.push_screen(self.make_screen())
-
-
-async def settle(pilot: Pilot[Any]) -> None:
-    for _ in range(4):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
 
 
 def cells(table: DataTable[Any]) -> list[list[str]]:
