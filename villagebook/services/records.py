@@ -172,10 +172,3 @@ def delete_record(store: Store, entity_name: str, record_id: str, *, owner: str)
     """Delete a record for good: a tombstone change that travels with the next bundle."""
     require_record(store, entity_name, record_id)
     write_changes(store, entity_name, record_id, owner, {DELETED_FIELD: True})
-
-
-def count(store: Store, entity_name: str, where: str = "", params: Sequence[Any] = ()) -> int:
-    """How many live records match an optional SQL condition (service-internal use)."""
-    table = ENTITIES[entity_name].table
-    clause = f" WHERE {where}" if where else ""
-    return int(store.conn.execute(f"SELECT count(*) FROM {table}{clause}", params).fetchone()[0])

@@ -62,12 +62,3 @@ def unit_name(store: Store, code: str) -> str | None:
     """The display name of a unit, when this node knows it."""
     row = store.conn.execute("SELECT name FROM unit WHERE code = ?", (code,)).fetchone()
     return str(row[0]) if row and row[0] else None
-
-
-def child_units(store: Store, parent_code: str) -> list[tuple[str, str]]:
-    """(code, name) of the units directly under `parent_code`, by code."""
-    rows = store.conn.execute(
-        "SELECT code, coalesce(name, code) FROM unit WHERE parent_code = ? ORDER BY code",
-        (parent_code,),
-    )
-    return [(str(code), str(name)) for code, name in rows]

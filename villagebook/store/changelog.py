@@ -173,11 +173,6 @@ def heads_of(
     return _heads(_changes_of(conn, entity, [record_id])[record_id]).get(name, [])
 
 
-def current_heads(conn: sqlite3.Connection, entity: str, record_id: str, name: str) -> list[str]:
-    """Change ids currently heading one field, sorted."""
-    return sorted(change.change_id for change in heads_of(conn, entity, record_id, name))
-
-
 def iter_changes(
     conn: sqlite3.Connection, after_seq: int = 0
 ) -> Iterator[tuple[int, ChangeRecord]]:
