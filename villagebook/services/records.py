@@ -118,6 +118,7 @@ def bulk_create(
     device_id = store.node.device_id
     created = 0
     with store.transaction() as conn:
+        index = changelog.IndexQueue(conn)
         for batch in _batches(items, 2000):
             stamp = store.tick(len(batch))
             minted = []
@@ -125,8 +126,9 @@ def bulk_create(
                 parsed = validate(entity, data, creating=True)
                 values = {k: v for k, v in parsed.items() if v not in (None, [])}
                 minted.append(changelog.MintedRecord(record_id, owner, stamp + offset, values))
-            changelog.apply_minted(conn, entity, device_id, minted)
+            changelog.apply_minted(conn, entity, device_id, minted, index)
             created += len(batch)
+        index.flush()
     return created
 
 

@@ -293,12 +293,15 @@ def apply(conn: sqlite3.Connection, changes: Iterable[ChangeRecord]) -> ApplyOut
     return _apply_grouped(conn, _group(changes))
 
 
-def apply_sets(conn: sqlite3.Connection, change_sets: Iterable[ChangeSet]) -> ApplyOutcome:
+def apply_sets(conn: sqlite3.Connection, change_sets: Iterable[ChangeSet],
+               index: IndexQueue | None = None) -> ApplyOutcome:
     """`apply` for changes that arrive already grouped in change sets (sync bundles).
 
     Same result as `apply` of the sets' field changes, without expanding each
     value to canonical JSON and back. Raises MalformedChange for a set whose id
-    does not match its timestamp and device, or a set given twice.
+    does not match its timestamp and device, or a set given twice. With an
+    `index` queue, the search documents of the records touched are re-indexed
+    when the queue is flushed rather than now.
     """
     grouped: dict[str, ChangeSet] = {}
     for change_set in change_sets:
@@ -310,10 +313,11 @@ def apply_sets(conn: sqlite3.Connection, change_sets: Iterable[ChangeSet]) -> Ap
         if set_id in grouped:
             raise MalformedChange(f"change set {set_id} given twice")
         grouped[set_id] = change_set
-    return _apply_grouped(conn, grouped)
+    return _apply_grouped(conn, grouped, index)
 
 
-def _apply_grouped(conn: sqlite3.Connection, sets: dict[str, ChangeSet]) -> ApplyOutcome:
+def _apply_grouped(conn: sqlite3.Connection, sets: dict[str, ChangeSet],
+                   index: IndexQueue | None = None) -> ApplyOutcome:
     outcome = ApplyOutcome()
     fresh: list[ChangeSet] = []
     ids = list(sets)
@@ -340,7 +344,7 @@ def _apply_grouped(conn: sqlite3.Connection, sets: dict[str, ChangeSet]) -> Appl
     for change_set in fresh:
         outcome.new += len(change_set.fields)
         outcome.affected[change_set.entity].add(change_set.record_id)
-    _project(conn, outcome.affected, unseen)
+    _project(conn, outcome.affected, unseen, index)
     return outcome
 
 
@@ -389,7 +393,8 @@ class MintedRecord:
 
 
 def apply_minted(
-    conn: sqlite3.Connection, entity: Entity, device_id: str, records: Sequence[MintedRecord]
+    conn: sqlite3.Connection, entity: Entity, device_id: str, records: Sequence[MintedRecord],
+    index: IndexQueue | None = None,
 ) -> None:
     """The bulk path for records this node has just created (import, demo).
 
@@ -405,7 +410,7 @@ def apply_minted(
     _write_rows(conn, entity, (
         (r.record_id, r.hlc, r.values) for r in records
     ), ())
-    _reindex_affected(conn, {entity.name: {r.record_id for r in records}})
+    _reindex_affected(conn, {entity.name: {r.record_id for r in records}}, index)
 
 
 # --- projection --------------------------------------------------------------------------
@@ -420,9 +425,33 @@ def _column_value(kind: Kind, value: Any) -> Any:
     return value
 
 
+def _row_maker(entity: Entity) -> tuple[list[str], Any]:
+    """The projection's columns, and a function from (id, hlc, values) to a row of them.
+
+    Most columns store the value as it is; only lists (JSON text) and booleans
+    (0/1) are converted, so the hot loop looks up plain values directly.
+    """
+    fields = [spec for spec in entity.fields if spec.name != entity.key]
+    names = [spec.name for spec in fields]
+    converted = [(position, spec.kind) for position, spec in enumerate(fields)
+                 if spec.kind in (Kind.CHOICES, Kind.REFS, Kind.BOOL)]
+
+    def row(record_id: str, updated: int, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        cells = [values.get(name) for name in names]
+        for position, kind in converted:
+            cells[position] = _column_value(kind, cells[position])
+        return (record_id, *cells, updated)
+
+    return [entity.key, *names, "updated_hlc"], row
+
+
+_ROW_MAKERS = {name: _row_maker(entity) for name, entity in ENTITIES.items()}
+
+
 def _project(
     conn: sqlite3.Connection, affected: Mapping[str, set[str]],
     unseen: Mapping[str, Mapping[str, list[ChangeSet]]] | None = None,
+    index: IndexQueue | None = None,
 ) -> None:
     for name, record_ids in affected.items():
         entity = ENTITIES.get(name)
@@ -436,7 +465,7 @@ def _project(
             heads = {rid: _heads(changes) for rid, changes in held.items()}
             _write_projection(conn, entity, heads)
             _note_conflicts(conn, name, heads)
-    _reindex_affected(conn, affected)
+    _reindex_affected(conn, affected, index)
 
 
 def _project_from_sets(conn: sqlite3.Connection, entity: Entity,
@@ -508,18 +537,13 @@ def _write_rows(
     conn: sqlite3.Connection, entity: Entity,
     live: Iterable[tuple[str, int, Mapping[str, Any]]], gone: Iterable[str],
 ) -> None:
-    fields = [spec for spec in entity.fields if spec.name != entity.key]
-    columns = [entity.key, *(spec.name for spec in fields), "updated_hlc"]
+    columns, row = _ROW_MAKERS.get(entity.name) or _row_maker(entity)
     conn.executemany(f"DELETE FROM {entity.table} WHERE {entity.key} = ?",
                      ((record_id,) for record_id in gone))
     conn.executemany(
         f"INSERT OR REPLACE INTO {entity.table} ({', '.join(columns)}) "
         f"VALUES ({_marks(len(columns))})",
-        (
-            (record_id, *(_column_value(spec.kind, values.get(spec.name)) for spec in fields),
-             updated)
-            for record_id, updated, values in live
-        ),
+        (row(record_id, updated, values) for record_id, updated, values in live),
     )
 
 
@@ -543,7 +567,52 @@ _DOC_SQL = {
 }
 
 
-def _reindex_affected(conn: sqlite3.Connection, affected: Mapping[str, set[str]]) -> None:
+class IndexQueue:
+    """Records whose search documents are due, re-indexed once when flushed.
+
+    A bulk write in batches (a merge, an import) would otherwise re-index a
+    problem once per batch that brings one of its follow-ups. The queue is a
+    temporary table, so it costs no memory however many records it holds. Use
+    it inside one transaction and flush it before that transaction commits.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS index_queue "
+                     "(entity TEXT NOT NULL, record_id TEXT NOT NULL, "
+                     "PRIMARY KEY (entity, record_id)) WITHOUT ROWID")
+        conn.execute("DELETE FROM temp.index_queue")
+
+    def add(self, affected: Mapping[str, Iterable[str]]) -> None:
+        """Queue the records of `affected` (entity name: record ids)."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO temp.index_queue (entity, record_id) VALUES (?, ?)",
+            ((name, rid) for name, record_ids in affected.items()
+             if name in _DOC_SQL or name == "followup" for rid in record_ids))
+
+    def flush(self) -> None:
+        """Re-index every queued record, a bounded chunk at a time, and empty the queue."""
+        for followups in self._chunks("followup"):  # a follow-up's text is its problem's
+            self.add({"problem": _followup_parents(self.conn, followups)})
+        for kind in _DOC_SQL:
+            for record_ids in self._chunks(kind):
+                _reindex(self.conn, kind, record_ids)
+        self.conn.execute("DELETE FROM temp.index_queue")
+
+    def _chunks(self, entity: str) -> Iterator[list[str]]:
+        after = ""
+        while part := [rid for (rid,) in self.conn.execute(
+                "SELECT record_id FROM temp.index_queue WHERE entity = ? AND record_id > ? "
+                "ORDER BY record_id LIMIT ?", (entity, after, _BATCH * 5))]:
+            yield part
+            after = part[-1]
+
+
+def _reindex_affected(conn: sqlite3.Connection, affected: Mapping[str, set[str]],
+                      index: IndexQueue | None = None) -> None:
+    if index is not None:
+        index.add(affected)
+        return
     reindex: dict[str, set[str]] = defaultdict(set)
     for name, record_ids in affected.items():
         if name in _DOC_SQL:

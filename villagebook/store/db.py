@@ -29,6 +29,7 @@ def connect(path: Path | str, *, upgrade: bool = True) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA cache_size = -32768")
     if upgrade:
         migrate(conn)
     return conn

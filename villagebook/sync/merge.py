@@ -22,7 +22,7 @@ from villagebook.domain.clock import DEFAULT_MAX_DRIFT_MS, ClockDriftError, phys
 from villagebook.domain.enums import Role
 from villagebook.i18n import N_
 from villagebook.services.errors import Refused
-from villagebook.store.changelog import ChangeSet, MalformedChange, apply_sets
+from villagebook.store.changelog import ChangeSet, IndexQueue, MalformedChange, apply_sets
 from villagebook.store.node import Store, system_now
 from villagebook.sync import format as fmt
 from villagebook.sync import trust
@@ -128,9 +128,12 @@ def _merge(store: Store, archive: SafeArchive, result: MergeResult, dry_run: boo
         conflicts_before = _count(conn, "conflict")
         hierarchy = trust.hierarchy(store)
         stored = "" if dry_run else _keep_copy(store, archive.path)
+        index = IndexQueue(conn)
         for segment in fresh:
-            _apply_segment(store, archive, segment, hierarchy, result, progress)
+            _apply_segment(store, archive, segment, hierarchy, result, progress, index)
             _record_segment(conn, segment, stored)
+        if not dry_run:
+            index.flush()
         result.conflicts = max(0, _count(conn, "conflict") - conflicts_before)
         if dry_run:
             raise _DryRun
@@ -147,7 +150,7 @@ def _count(conn: sqlite3.Connection, table: str) -> int:
 
 def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
                    hierarchy: trust.Hierarchy, result: MergeResult,
-                   progress: Progress | None) -> None:
+                   progress: Progress | None, index: IndexQueue) -> None:
     manifest, key = segment.manifest, segment.key
     if not key.own:
         trust.bind_device(store, key, manifest.device)
@@ -168,7 +171,7 @@ def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
         sets += len(batch)
         batch = [change_set for change_set in batch if _concerns(store, hierarchy, change_set)]
         held = check_claims(store.conn, batch)
-        outcome = apply_sets(store.conn, batch)
+        outcome = apply_sets(store.conn, batch, index)
         _tally(result, batch, held, outcome.affected, outcome.duplicate)
         if progress is not None:
             progress(sets, max(manifest.payload.sets, sets))
