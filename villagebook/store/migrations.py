@@ -149,10 +149,20 @@ def _core_list_indexes(conn: sqlite3.Connection) -> None:
     """)
 
 
+def _core_drop_covered_indexes(conn: sqlite3.Connection) -> None:
+    # The (status, ...) list indexes serve every look-up by status alone; a second
+    # index on status only costs each write of a case or problem another B-tree insert.
+    run_script(conn, """
+        DROP INDEX IF EXISTS ix_innovation_case_status;
+        DROP INDEX IF EXISTS ix_problem_status
+    """)
+
+
 CORE_STEPS: tuple[Step, ...] = (
     ("core-1-tables", _core_tables),
     ("core-2-search", _core_search),
     ("core-3-list-indexes", _core_list_indexes),
+    ("core-4-drop-covered-indexes", _core_drop_covered_indexes),
 )
 
 

@@ -97,7 +97,7 @@ class InnovationCase(SQLModel, table=True):
     principles: str | None = None
     fault_tolerance: bool | None = None
     fault_tolerance_reason: str | None = None
-    status: str | None = Field(default=None, index=True)
+    status: str | None = None  # indexed with updated_hlc (migrations core-3)
     origin_case_id: str | None = None
     updated_hlc: int = 0
 
@@ -116,7 +116,7 @@ class Problem(SQLModel, table=True):
     urgency: str | None = None
     responsible_person: str | None = None
     deadline: str | None = Field(default=None, index=True)
-    status: str | None = Field(default=None, index=True)
+    status: str | None = None  # indexed with deadline (migrations core-3)
     resolution: str | None = None
     solved_by_case_id: str | None = None
     updated_hlc: int = 0
