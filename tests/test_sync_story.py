@@ -7,11 +7,15 @@ import json
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, run_cli
 from tests.sync_helpers import CASE, send, state, three_nodes
 from villagebook.domain.enums import ReviewDecision
-from villagebook.services import cases, records
+from villagebook.services import cases, problems, records
 from villagebook.services.dump import dump_json
+from villagebook.services.search import search
+from villagebook.sync import merge as merge_module
 from villagebook.sync.merge import merge_file
 from villagebook.sync.status import streams
 
@@ -227,3 +231,26 @@ def test_status_lists_what_was_heard_from_whom(tmp_path: Path) -> None:
     assert [(s["origin"], s["receiver"], s["highest"], s["missing"]) for s in listed] == [
         (VILLAGE[0], TOWNSHIP[0], 1, [])]
     assert listed[0]["last_heard"]
+
+
+def test_search_finds_merged_follow_ups_whatever_batch_brought_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small batches: the problem, its follow-ups and the later deletion of one of
+    # them are applied in different batches, and re-indexed once at the end.
+    monkeypatch.setattr(merge_module, "BATCH_SETS", 2)
+    with three_nodes(tmp_path) as n:
+        problem_id = problems.create_problem(n.village, {
+            "title": "村道破损", "category": "urgent", "source": "visit",
+            "reported_date": "2025-03-01", "urgency": "high", "deadline": "2025-06-01"})
+        for word in ("井盖更换完毕", "路灯已修", "排水沟清淤"):
+            problems.add_followup(n.village, problem_id, word, "赵六")
+        merged = merge_file(n.township, send(n.village, tmp_path / "stick"))
+        assert merged.status == "merged", merged.error
+        for query in ("井盖", "路灯已修", "清淤", "村道"):
+            assert [hit.record_id for hit in search(n.township, query)] == [problem_id], query
+        (lamp,) = [f["id"] for f in problems.followups_of(n.village, problem_id)
+                   if f["text"] == "路灯已修"]
+        records.delete_record(n.village, "followup", lamp, owner=VILLAGE[0])
+        assert merge_file(n.township, send(n.village, tmp_path / "stick2")).status == "merged"
+        assert search(n.township, "路灯") == []
+        assert [hit.record_id for hit in search(n.township, "井盖")] == [problem_id]
