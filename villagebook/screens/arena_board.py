@@ -18,7 +18,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from villagebook.i18n import _
+from villagebook.i18n import N_, _
+from villagebook.screens.widgets.bindings import translate_bindings
 
 BAR_WIDTH = 24
 _AWARD_STYLE = {"cheetah": "bold yellow", "sloth": "dim"}
@@ -51,18 +52,19 @@ class ArenaBoardScreen(Screen[None]):
     ArenaBoardScreen #why { height: auto; max-height: 8; border-top: solid $accent; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("g", "switch_group", _("Switch group"), id="arena.group",
-                tooltip=_("Villages and communities, or sections")),
-        Binding("p", "choose_period", _("Period"), id="arena.period",
-                tooltip=_("Rank another period: a year, half, quarter or month")),
-        Binding("x", "export_report", _("Export"), id="arena.export",
-                tooltip=_("Write this list as a spreadsheet in the home's reports folder")),
-        Binding("escape", "app.pop_screen", _("Back"), id="arena.back",
-                tooltip=_("Back to the previous screen")),
+        Binding("g", "switch_group", N_("Switch group"), id="arena.group",
+                tooltip=N_("Villages and communities, or sections")),
+        Binding("p", "choose_period", N_("Period"), id="arena.period",
+                tooltip=N_("Rank another period: a year, half, quarter or month")),
+        Binding("x", "export_report", N_("Export"), id="arena.export",
+                tooltip=N_("Write this list as a spreadsheet in the home's reports folder")),
+        Binding("escape", "app.pop_screen", N_("Back"), id="arena.back",
+                tooltip=N_("Back to the previous screen")),
     ]
 
     def __init__(self, home: Path, period: str | None = None) -> None:
         super().__init__()
+        translate_bindings(self)
         self.home = home
         self.period = period
         self.ranking: Any = None

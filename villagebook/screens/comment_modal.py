@@ -11,7 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from villagebook.i18n import _
+from villagebook.i18n import N_, _
+from villagebook.screens.widgets.bindings import translate_bindings
 
 
 class CommentModal(ModalScreen[str | None]):
@@ -30,12 +31,13 @@ class CommentModal(ModalScreen[str | None]):
     CommentModal #problem { color: $error; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", _("Cancel"), id="comment.cancel",
-                tooltip=_("Close without deciding")),
+        Binding("escape", "cancel", N_("Cancel"), id="comment.cancel",
+                tooltip=N_("Close without deciding")),
     ]
 
     def __init__(self, prompt: str, *, required: bool = True, initial: str = "") -> None:
         super().__init__()
+        translate_bindings(self)
         self.prompt = prompt
         self.required = required
         self.initial = initial

@@ -21,7 +21,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from villagebook.i18n import _
+from villagebook.i18n import N_, _
+from villagebook.screens.widgets.bindings import translate_bindings
 
 
 @dataclass
@@ -49,16 +50,17 @@ class ConflictsScreen(Screen[None]):
     ConflictsScreen #status { height: 1; background: $boost; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "keep(0)", _("Keep left"), id="conflicts.keep_first",
-                tooltip=_("Keep the first value")),
-        Binding("2", "keep(1)", _("Keep right"), id="conflicts.keep_second",
-                tooltip=_("Keep the second value")),
-        Binding("escape", "app.pop_screen", _("Back"), id="conflicts.back",
-                tooltip=_("Back to the previous screen")),
+        Binding("1", "keep(0)", N_("Keep left"), id="conflicts.keep_first",
+                tooltip=N_("Keep the first value")),
+        Binding("2", "keep(1)", N_("Keep right"), id="conflicts.keep_second",
+                tooltip=N_("Keep the second value")),
+        Binding("escape", "app.pop_screen", N_("Back"), id="conflicts.back",
+                tooltip=N_("Back to the previous screen")),
     ]
 
     def __init__(self, home: Path) -> None:
         super().__init__()
+        translate_bindings(self)
         self.home = home
         self.conflicts: list[Any] = []
         self.names: dict[str, str] = {}

@@ -23,7 +23,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from villagebook.i18n import _
+from villagebook.i18n import N_, _
+from villagebook.screens.widgets.bindings import translate_bindings
 from villagebook.services.messages import safe_text
 
 
@@ -49,12 +50,13 @@ class InboxScreen(Screen[None]):
     InboxScreen #bundles { height: 1fr; border-top: solid $primary; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", _("Back"), id="inbox.back",
-                tooltip=_("Back to the previous screen")),
+        Binding("escape", "app.pop_screen", N_("Back"), id="inbox.back",
+                tooltip=N_("Back to the previous screen")),
     ]
 
     def __init__(self, home: Path, silent_days: int = 14) -> None:
         super().__init__()
+        translate_bindings(self)
         self.home = home
         self.silent_days = silent_days
 

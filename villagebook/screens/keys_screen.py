@@ -15,7 +15,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from villagebook.i18n import _
+from villagebook.i18n import N_, _
+from villagebook.screens.widgets.bindings import translate_bindings
 
 
 @dataclass
@@ -34,12 +35,13 @@ class KeysScreen(Screen[None]):
     KeysScreen #keys { height: 1fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", _("Back"), id="keys.back",
-                tooltip=_("Back to the previous screen")),
+        Binding("escape", "app.pop_screen", N_("Back"), id="keys.back",
+                tooltip=N_("Back to the previous screen")),
     ]
 
     def __init__(self, home: Path) -> None:
         super().__init__()
+        translate_bindings(self)
         self.home = home
 
     def compose(self) -> ComposeResult:

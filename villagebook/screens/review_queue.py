@@ -21,8 +21,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from villagebook.domain.enums import ReviewDecision
-from villagebook.i18n import _
+from villagebook.i18n import N_, _
 from villagebook.screens.comment_modal import CommentModal
+from villagebook.screens.widgets.bindings import translate_bindings
 
 
 @dataclass
@@ -76,16 +77,17 @@ class ReviewQueueScreen(Screen[None]):
     ReviewQueueScreen #status { height: 1; background: $boost; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "approve", _("Approve"), id="review.approve",
-                tooltip=_("Approve the highlighted case")),
-        Binding("r", "return_case", _("Return"), id="review.return",
-                tooltip=_("Return the highlighted case with a comment")),
-        Binding("escape", "app.pop_screen", _("Back"), id="review.back",
-                tooltip=_("Back to the previous screen")),
+        Binding("a", "approve", N_("Approve"), id="review.approve",
+                tooltip=N_("Approve the highlighted case")),
+        Binding("r", "return_case", N_("Return"), id="review.return",
+                tooltip=N_("Return the highlighted case with a comment")),
+        Binding("escape", "app.pop_screen", N_("Back"), id="review.back",
+                tooltip=N_("Back to the previous screen")),
     ]
 
     def __init__(self, home: Path, reviewer: str | None = None) -> None:
         super().__init__()
+        translate_bindings(self)
         self.home = home
         self.reviewer = reviewer
         self.items: list[Any] = []

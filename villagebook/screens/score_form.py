@@ -12,7 +12,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from villagebook.i18n import _
+from villagebook.i18n import N_, _
+from villagebook.screens.widgets.bindings import translate_bindings
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,13 @@ class ScoreForm(ModalScreen[ScoreEntry | None]):
     ScoreForm #hint { color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", _("Cancel"), id="score.cancel",
-                tooltip=_("Close without scoring")),
+        Binding("escape", "cancel", N_("Cancel"), id="score.cancel",
+                tooltip=N_("Close without scoring")),
     ]
 
     def __init__(self, case_title: str, expert: str = "") -> None:
         super().__init__()
+        translate_bindings(self)
         self.case_title = case_title
         self.expert = expert
 

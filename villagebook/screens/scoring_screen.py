@@ -19,8 +19,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from villagebook.i18n import _
+from villagebook.i18n import N_, _
 from villagebook.screens.score_form import ScoreEntry, ScoreForm
+from villagebook.screens.widgets.bindings import translate_bindings
 
 
 @dataclass
@@ -73,18 +74,19 @@ class ScoringScreen(Screen[None]):
     ScoringScreen #status { height: 1; background: $boost; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("s", "score", _("Score"), id="scoring.score",
-                tooltip=_("Score the highlighted case")),
-        Binding("m", "mark_model", _("Model case"), id="scoring.model",
-                tooltip=_("Hold the highlighted case up as a model for other units")),
-        Binding("x", "export_report", _("Export"), id="scoring.export",
-                tooltip=_("Write this list as a spreadsheet in the home's reports folder")),
-        Binding("escape", "app.pop_screen", _("Back"), id="scoring.back",
-                tooltip=_("Back to the previous screen")),
+        Binding("s", "score", N_("Score"), id="scoring.score",
+                tooltip=N_("Score the highlighted case")),
+        Binding("m", "mark_model", N_("Model case"), id="scoring.model",
+                tooltip=N_("Hold the highlighted case up as a model for other units")),
+        Binding("x", "export_report", N_("Export"), id="scoring.export",
+                tooltip=N_("Write this list as a spreadsheet in the home's reports folder")),
+        Binding("escape", "app.pop_screen", N_("Back"), id="scoring.back",
+                tooltip=N_("Back to the previous screen")),
     ]
 
     def __init__(self, home: Path, expert: str = "") -> None:
         super().__init__()
+        translate_bindings(self)
         self.home = home
         self.expert = expert
         self.items: list[Any] = []

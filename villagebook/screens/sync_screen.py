@@ -21,7 +21,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
 
-from villagebook.i18n import _
+from villagebook.i18n import N_, _
+from villagebook.screens.widgets.bindings import translate_bindings
 
 
 @dataclass
@@ -78,16 +79,17 @@ class SyncScreen(Screen[None]):
     SyncScreen #status { height: auto; background: $boost; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f2", "export", _("Export"), id="sync.export",
-                tooltip=_("Write a signed bundle into the folder")),
-        Binding("f3", "merge", _("Import all"), id="sync.merge",
-                tooltip=_("Merge every bundle found in the folder")),
-        Binding("escape", "app.pop_screen", _("Back"), id="sync.back",
-                tooltip=_("Back to the previous screen")),
+        Binding("f2", "export", N_("Export"), id="sync.export",
+                tooltip=N_("Write a signed bundle into the folder")),
+        Binding("f3", "merge", N_("Import all"), id="sync.merge",
+                tooltip=N_("Merge every bundle found in the folder")),
+        Binding("escape", "app.pop_screen", N_("Back"), id="sync.back",
+                tooltip=N_("Back to the previous screen")),
     ]
 
     def __init__(self, home: Path, folder: Path | None = None) -> None:
         super().__init__()
+        translate_bindings(self)
         self.home = home
         self.folder = folder
 

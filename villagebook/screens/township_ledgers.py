@@ -19,7 +19,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from villagebook.i18n import _
+from villagebook.i18n import N_, _
+from villagebook.screens.widgets.bindings import translate_bindings
 
 #: A district holds tens of thousands of entries; the table shows the most urgent ones.
 MAX_ROWS = 2000
@@ -43,16 +44,17 @@ class TownshipLedgersScreen(Screen[None]):
     TownshipLedgersScreen #problems { width: 1fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "all_units", _("All units"), id="ledgers.all",
-                tooltip=_("Show the ledgers of every unit")),
-        Binding("x", "export_report", _("Export"), id="ledgers.export",
-                tooltip=_("Write this list as a spreadsheet in the home's reports folder")),
-        Binding("escape", "app.pop_screen", _("Back"), id="ledgers.back",
-                tooltip=_("Back to the previous screen")),
+        Binding("a", "all_units", N_("All units"), id="ledgers.all",
+                tooltip=N_("Show the ledgers of every unit")),
+        Binding("x", "export_report", N_("Export"), id="ledgers.export",
+                tooltip=N_("Write this list as a spreadsheet in the home's reports folder")),
+        Binding("escape", "app.pop_screen", N_("Back"), id="ledgers.back",
+                tooltip=N_("Back to the previous screen")),
     ]
 
     def __init__(self, home: Path, unit_code: str | None = None) -> None:
         super().__init__()
+        translate_bindings(self)
         self.home = home
         self.unit_code = unit_code
 
