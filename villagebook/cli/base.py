@@ -11,6 +11,7 @@ Heavy modules are imported inside commands so `--help` and the app start fast.
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 import sys
 import traceback
@@ -30,6 +31,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_REJECTED = 1
 EXIT_INTERNAL = 3
 _crash_home: Path | None = None
+#: What a write says when the disk (or the user's quota on it) has no room left.
+_NO_ROOM = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
 class Context:
@@ -57,6 +60,13 @@ def fail(message: str) -> NoReturn:
     sys.exit(EXIT_REJECTED)
 
 
+def disk_full(error: BaseException) -> bool:
+    """Whether `error` is a write that found no room: SQLite's SQLITE_FULL or ENOSPC."""
+    if isinstance(error, sqlite3.OperationalError):
+        return "full" in str(error).lower()
+    return isinstance(error, OSError) and error.errno in _NO_ROOM
+
+
 @contextmanager
 def user_errors(entity: str | None = None) -> Iterator[None]:
     """Turn every refusal we know into one translated line and exit 1."""
@@ -76,7 +86,7 @@ def user_errors(entity: str | None = None) -> Iterator[None]:
         fail(_("A timestamp lies {days:.0f} days in the future; check this laptop's clock")
              .format(days=error.ahead_days))
     except sqlite3.OperationalError as error:
-        if "full" in str(error).lower():
+        if disk_full(error):
             fail(_("The disk is full; nothing was saved. Free some space and try again"))
         if "locked" in str(error).lower() or "busy" in str(error).lower():
             fail(_("The database is busy in another program; try again in a moment"))
@@ -84,6 +94,8 @@ def user_errors(entity: str | None = None) -> Iterator[None]:
     except sqlite3.DatabaseError:
         fail(_("The database file is damaged or not a VillageBook database"))
     except OSError as error:
+        if disk_full(error):  # a write's ENOSPC names no file: say what it means instead
+            fail(_("The disk is full; nothing was saved. Free some space and try again"))
         fail(_("Cannot use {path}: {reason}").format(
             path=error.filename or "", reason=error.strerror or error))
 

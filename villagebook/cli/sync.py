@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from villagebook.cli.base import Context, cli, pass_context, user_errors
+from villagebook.cli.base import Context, cli, disk_full, fail, pass_context, user_errors
 from villagebook.i18n import _
 
 if TYPE_CHECKING:
@@ -37,8 +37,25 @@ def export(obj: Context, to: str | None, out: Path | None, full: bool) -> None:
     from villagebook.sync.export import export_bundle
 
     with user_errors(), obj.open() as store:
-        result = export_bundle(store, to, out, full=full)
+        try:
+            result = export_bundle(store, to, out, full=full)
+        except OSError as error:
+            if not disk_full(error):
+                raise
+            # The bundle goes to the stick, not the home: name the place that is full.
+            fail(_("There is no room for the bundle in {folder}; no bundle was written. "
+                   "Free some space there or use another stick").format(
+                folder=_bundle_folder(obj, out)))
     click.echo(str(result.path))
+
+
+def _bundle_folder(obj: Context, out: Path | None) -> Path:
+    """Where `export --out` writes: the folder, the file's folder, or HOME/outbox."""
+    from villagebook.sync.format import SUFFIX
+
+    if out is None:
+        return obj.home / "outbox"
+    return out.parent if out.suffix == SUFFIX else out
 
 
 def _describe(result: MergeResult) -> str:

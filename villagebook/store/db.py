@@ -37,7 +37,8 @@ def connect(path: Path | str, *, upgrade: bool = True) -> sqlite3.Connection:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One atomic write: BEGIN IMMEDIATE … COMMIT, rolled back on any exception.
+    """One atomic write: BEGIN IMMEDIATE … COMMIT, rolled back on any exception
+    (including a failed COMMIT).
 
     Nested use joins the outer transaction, so a service can call another
     service and still commit once.
@@ -48,7 +49,11 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite may have rolled back already (a full disk, SQLITE_FULL, does): a second
+        # ROLLBACK would fail and hide the error that says why. A failed COMMIT may leave
+        # the transaction open: roll it back, or the next write would silently join it.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
