@@ -280,8 +280,6 @@ def test_no_room_to_keep_a_copy_of_a_good_bundle_is_not_blamed_on_the_bundle(
     assert dump(township) == before
 
 
-@pytest.mark.xfail(strict=True, reason="sync/merge.py _keep_copy leaves its .part file behind "
-                   "when the copy fails (it unlinks it only on success)")
 def test_no_room_to_keep_a_copy_leaves_no_partial_copy_in_the_home(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Callable[..., Result]) -> None:
     bundle, township = _bundle_for_the_township(tmp_path)
@@ -292,9 +290,6 @@ def test_no_room_to_keep_a_copy_leaves_no_partial_copy_in_the_home(
 
 @pytest.mark.skipif(not getattr(shutil, "_USE_CP_SENDFILE", False),
                     reason="shutil copies with sendfile only on Linux")
-@pytest.mark.xfail(strict=True, reason="sync/merge.py merge_file blames the bundle (\"Cannot "
-                   "read\") for an OSError whose filename is the bundle, but shutil's sendfile "
-                   "copy names the source file on ENOSPC of the target")
 def test_no_room_for_a_sendfile_copy_is_not_blamed_on_the_bundle(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Callable[..., Result]) -> None:
     bundle, township = _bundle_for_the_township(tmp_path)

@@ -8,6 +8,7 @@ and a failure on the last line still undoes the first.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -32,6 +33,7 @@ from villagebook.sync.errors import BundleRejected
 from villagebook.sync.verify import Segment, check_members, relayed_segment, verified_manifest
 
 BATCH_SETS = 2000
+_OWN_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 STORED_DIR = "bundles"
 #: Called after each batch: change sets done so far in a segment, and the segment's total.
 Progress = Callable[[int, int], None]
@@ -96,8 +98,10 @@ def merge_file(store: Store, path: Path, *, dry_run: bool = False,
     except Refused as error:
         result.status, result.error = "rejected", error
     except OSError as error:
-        if error.filename not in (str(path), path):
-            raise  # our own disk (full, read-only): not this bundle's fault
+        # Our own disk (full, over quota, read-only) is not this bundle's fault, even
+        # when the failed call names the bundle (a sendfile copy of it, on Linux).
+        if error.errno in _OWN_DISK_ERRORS or error.filename not in (str(path), path):
+            raise
         result.status, result.error = "rejected", BundleRejected(
             "unreadable", N_("Cannot read {path}"), path=str(path))
     return result
@@ -295,8 +299,12 @@ def _keep_copy(store: Store, path: Path) -> str:
     target = folder / name
     if not target.exists():
         temp = folder / f".{name}.part"
-        shutil.copyfile(path, temp)
-        with temp.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
+        try:
+            shutil.copyfile(path, temp)
+            with temp.open("rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            temp.unlink(missing_ok=True)  # no half copy left on a disk that may be full
+            raise
     return name
