@@ -407,9 +407,7 @@ def apply_minted(
              dict(r.values), {})
         for r in records
     ))
-    _write_rows(conn, entity, (
-        (r.record_id, r.hlc, r.values) for r in records
-    ), ())
+    _write_rows(conn, entity, [(r.record_id, r.hlc, r.values) for r in records], ())
     _reindex_affected(conn, {entity.name: {r.record_id for r in records}}, index)
 
 
@@ -535,7 +533,7 @@ def _write_projection(
 
 def _write_rows(
     conn: sqlite3.Connection, entity: Entity,
-    live: Iterable[tuple[str, int, Mapping[str, Any]]], gone: Iterable[str],
+    live: Sequence[tuple[str, int, Mapping[str, Any]]], gone: Sequence[str],
 ) -> None:
     columns, row = _ROW_MAKERS.get(entity.name) or _row_maker(entity)
     conn.executemany(f"DELETE FROM {entity.table} WHERE {entity.key} = ?",
@@ -545,6 +543,8 @@ def _write_rows(
         f"VALUES ({_marks(len(columns))})",
         (row(record_id, updated, values) for record_id, updated, values in live),
     )
+    if entity.name in _OWN_TEXT:
+        _index_rows(conn, entity.name, live, gone)
 
 
 # --- search index ------------------------------------------------------------------------
@@ -553,18 +553,30 @@ def _text(*columns: str) -> str:
     return " || char(10) || ".join(f"coalesce({column}, '')" for column in columns)
 
 
+#: Kinds whose search document is their own row's text: indexed straight from the
+#: values written to the projection, with no read back.
+_OWN_TEXT = {"case": ("title", ("problem_addressed", "measures", "results",
+                                "public_recognition"))}
+
+#: Kinds whose document also holds other records' text (a problem's follow-ups):
+#: read back from the projection tables once they are written.
 _DOC_SQL = {
-    "case": (
-        "SELECT id, title, "
-        + _text("problem_addressed", "measures", "results", "public_recognition")
-        + " FROM innovation_case WHERE id IN ({marks})"
-    ),
     "problem": (
         "SELECT p.id, p.title, " + _text("p.description", "p.resolution") + " || char(10) || "
         "coalesce((SELECT group_concat(f.text, char(10)) FROM followup f "
         "WHERE f.problem_id = p.id), '') FROM problem p WHERE p.id IN ({marks})"
     ),
 }
+
+
+def _index_rows(conn: sqlite3.Connection, kind: str,
+                live: Sequence[tuple[str, int, Mapping[str, Any]]], gone: Sequence[str]) -> None:
+    title, body = _OWN_TEXT[kind]
+    search_index.remove_documents(conn, kind, gone)
+    search_index.index_documents(conn, (
+        search_index.SearchDoc(kind, record_id, values.get(title) or "",
+                               "\n".join(values.get(name) or "" for name in body))
+        for record_id, _, values in live))
 
 
 class IndexQueue:
