@@ -21,6 +21,7 @@ from villagebook.store.migrations import (
     schema_version,
 )
 from villagebook.store.node import Store
+from villagebook.store.search_index import normalize
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
@@ -85,7 +86,7 @@ def test_a_failed_write_leaves_nothing_behind(village: Store) -> None:
     assert held[0] == 0
 
 
-def _busy_village(store: Store, seed: int) -> None:
+def busy_village(store: Store, seed: int) -> None:
     rng = random.Random(seed)
     case_ids, problem_ids = [], []
     for i in range(12):
@@ -112,11 +113,46 @@ def _busy_village(store: Store, seed: int) -> None:
 
 
 def test_the_tables_are_rebuilt_from_the_change_records_alone(village: Store) -> None:
-    _busy_village(village, seed=7)
+    busy_village(village, seed=7)
     before = dump_json(village)
     with village.transaction() as conn:
         changelog.rebuild(conn)
     assert dump_json(village) == before
+
+
+def search_documents(store: Store) -> list[tuple[str, str, str, str]]:
+    """What the search index holds: (kind, record id, title, normalized body)."""
+    return sorted(store.conn.execute("SELECT kind, record_id, title, norm_body FROM search_doc"))
+
+
+def expected_documents(store: Store) -> list[tuple[str, str, str, str]]:
+    """What it should hold: every live case and problem with its text, follow-ups included."""
+    conn = store.conn
+    docs = [("case", rid, title or "", normalize("\n".join(x or "" for x in text)))
+            for rid, title, *text in conn.execute(
+                "SELECT id, title, problem_addressed, measures, results, public_recognition "
+                "FROM innovation_case")]
+    for rid, title, description, resolution in conn.execute(
+            "SELECT id, title, description, resolution FROM problem"):
+        notes = [text for (text,) in conn.execute(
+            "SELECT text FROM followup WHERE problem_id = ? ORDER BY rowid", (rid,))]
+        stored = conn.execute("SELECT norm_body FROM search_doc WHERE record_id = ?",
+                              (rid,)).fetchone()
+        if stored and sorted(stored[0].split("\n")[2:]) == sorted(map(normalize, notes)):
+            notes = stored[0].split("\n")[2:]  # follow-ups in the order the index joined them
+        body = "\n".join([description or "", resolution or "", "\n".join(notes)])
+        docs.append(("problem", rid, title or "", normalize(body)))
+    return sorted(docs)
+
+
+def test_the_search_index_mirrors_the_records_after_edits_deletes_and_a_rebuild(
+    village: Store,
+) -> None:
+    busy_village(village, seed=11)
+    assert search_documents(village) == expected_documents(village)
+    with village.transaction() as conn:
+        changelog.rebuild(conn)
+    assert search_documents(village) == expected_documents(village)
 
 
 def test_every_write_is_recorded_as_field_changes_that_replace_their_predecessor(

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, run_cli
 from tests.sync_helpers import CASE, send, state, three_nodes
+from tests.test_store import busy_village, expected_documents, search_documents
 from villagebook.domain.enums import ReviewDecision
 from villagebook.services import cases, problems, records
 from villagebook.services.dump import dump_json
@@ -254,3 +255,18 @@ def test_search_finds_merged_follow_ups_whatever_batch_brought_them(
         assert merge_file(n.township, send(n.village, tmp_path / "stick2")).status == "merged"
         assert search(n.township, "路灯") == []
         assert [hit.record_id for hit in search(n.township, "井盖")] == [problem_id]
+
+
+def test_the_search_index_mirrors_the_merged_records(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(merge_module, "BATCH_SETS", 7)
+    with three_nodes(tmp_path) as n:
+        busy_village(n.village, seed=5)
+        assert merge_file(n.township, send(n.village, tmp_path / "stick")).status == "merged"
+        assert search_documents(n.township) == expected_documents(n.township)
+        held = [rid for (rid,) in n.village.conn.execute(
+            "SELECT id FROM innovation_case ORDER BY id")]
+        cases.update_case(n.village, held[0], {"title": "改过的标题", "measures": "新的做法"})
+        cases.delete_case(n.village, held[1])  # edits and deletes of records the township holds
+        assert merge_file(n.township, send(n.village, tmp_path / "stick2")).status == "merged"
+        assert search_documents(n.township) == expected_documents(n.township)
