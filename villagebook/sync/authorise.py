@@ -29,7 +29,12 @@ _MAX_TEXT = 20_000
 def may_write(signer_unit: str, signer_role: str, entity: str, name: str, value: object,
               owner: str, hierarchy: Hierarchy) -> bool:
     """Whether a key of `signer_unit` may write `value` into `name` of a record of `owner`."""
-    writer = required_writer(entity, name, value)
+    return _permits(required_writer(entity, name, value), signer_unit, signer_role, owner,
+                    hierarchy)
+
+
+def _permits(writer: Writer | None, signer_unit: str, signer_role: str, owner: str,
+             hierarchy: Hierarchy) -> bool:
     if writer is Writer.OWNER:
         return signer_unit == owner
     if writer is Writer.PARENT:
@@ -96,15 +101,20 @@ def _check_value(entity: Entity, name: str, value: object) -> None:
 def check_writer(signer_unit: str, signer_role: str, key_id: str, change_set: ChangeSet,
                  hierarchy: Hierarchy) -> None:
     """Every field change of the set is one its signer may write."""
+    entity, owner = change_set.entity, change_set.unit
+    decided: dict[Writer | None, bool] = {}  # the fields of a set mostly need one writer
     for name, value in change_set.fields.items():
-        if not may_write(signer_unit, signer_role, change_set.entity, name, value,
-                         change_set.unit, hierarchy):
+        writer = required_writer(entity, name, value)
+        allowed = decided.get(writer)
+        if allowed is None:
+            allowed = decided[writer] = _permits(writer, signer_unit, signer_role, owner,
+                                                 hierarchy)
+        if not allowed:
             raise BundleRejected(
                 "unauthorised",
                 N_("Key {key} of unit {signer} may not write {field} of a {kind} record of "
                 "unit {owner}"),
-                key=key_id, signer=signer_unit, field=name, kind=change_set.entity,
-                owner=change_set.unit)
+                key=key_id, signer=signer_unit, field=name, kind=entity, owner=owner)
 
 
 def _wrong_owner(change_set: ChangeSet) -> BundleRejected:
