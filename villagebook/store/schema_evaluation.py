@@ -50,7 +50,18 @@ def _model_snapshot(conn: sqlite3.Connection) -> None:
                        "problem_addressed", "measures", "results")))
 
 
+def _partial_origin_index(conn: sqlite3.Connection) -> None:
+    # Only adopted cases have an origin: index those, not a NULL for every other case
+    # (`origin_case_id = ?` implies NOT NULL, so look-ups still use the index).
+    run_script(conn, """
+        DROP INDEX IF EXISTS ix_case_origin;
+        CREATE INDEX ix_case_origin ON innovation_case (origin_case_id)
+            WHERE origin_case_id IS NOT NULL
+    """)
+
+
 STEPS: tuple[Step, ...] = (
     ("evaluation-1-rubric-and-models", _tables),
     ("evaluation-2-model-snapshot", _model_snapshot),
+    ("evaluation-3-partial-origin-index", _partial_origin_index),
 )
