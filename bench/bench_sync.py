@@ -10,7 +10,7 @@ Figures and ratios against baselines measured in the same run; nothing asserted:
   database with the same settings: the bundle's change records, one row each (the
   issue's "same rows", target <= 3x), and the fewer, packed change-set rows the store
   keeps them in (a stricter floor: the bytes a merge must write at the least);
-  each timing is the median of three runs;
+  merge and raw inserts take turns, three runs each, and the medians are compared;
 - re-merge of the same bundle (target <= 0.3x of the first merge), and the merge of a
   new bundle whose records are all held already (the idempotent path in full);
 - peak memory of a merge in a fresh subprocess (ru_maxrss, and tracemalloc's peak
@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,27 +81,33 @@ _RECORD_TABLE = ("CREATE TABLE change_record (change_id TEXT, entity TEXT, recor
                  "replaces TEXT)")
 
 
-def _raw_sets(village: Path, folder: Path) -> float:
-    """Median time to insert the village's change-set rows into an empty database."""
-    with Store(village) as store:
-        rows = store.conn.execute("SELECT set_id, entity, record_id, hlc, device_id, unit, "
-                                  "fields, replaces FROM change_set").fetchall()
-    return _median(_raw_insert(folder / f"sets-{run}.db", None, "INSERT INTO change_set "
-                               "(set_id, entity, record_id, hlc, device_id, unit, fields, "
-                               "replaces) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-                   for run in range(RUNS))
+@dataclass
+class _Raw:
+    """The rows of the two raw baselines, read from the village once."""
 
+    sets: list[Any]
+    records: list[Any]
 
-def _raw_records(village: Path, folder: Path) -> tuple[float, int]:
-    """Median time to insert the village's change records, one row each, and their count."""
-    with Store(village) as store:
-        rows = [(c.change_id, c.entity, c.record_id, c.field, c.value, c.hlc, c.device_id,
-                 c.unit, json.dumps(c.replaces)) for _, c in iter_changes(store.conn)]
-    timing = _median(_raw_insert(folder / f"records-{run}.db", _RECORD_TABLE,
-                                 "INSERT INTO change_record VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                 rows)
-                     for run in range(RUNS))
-    return timing, len(rows)
+    @classmethod
+    def read(cls, village: Path) -> _Raw:
+        with Store(village) as store:
+            sets = store.conn.execute("SELECT set_id, entity, record_id, hlc, device_id, unit, "
+                                      "fields, replaces FROM change_set").fetchall()
+            records = [(c.change_id, c.entity, c.record_id, c.field, c.value, c.hlc,
+                        c.device_id, c.unit, json.dumps(c.replaces))
+                       for _, c in iter_changes(store.conn)]
+        return cls(sets, records)
+
+    def insert_sets(self, target: Path) -> float:
+        """Time to insert the packed change-set rows into an empty database."""
+        return _raw_insert(target, None, "INSERT INTO change_set (set_id, entity, record_id, "
+                           "hlc, device_id, unit, fields, replaces) VALUES (?, ?, ?, ?, ?, ?, "
+                           "?, ?)", self.sets)
+
+    def insert_records(self, target: Path) -> float:
+        """Time to insert the change records, one row each, into an empty database."""
+        return _raw_insert(target, _RECORD_TABLE, "INSERT INTO change_record VALUES "
+                           "(?, ?, ?, ?, ?, ?, ?, ?, ?)", self.records)
 
 
 def _raw_insert(target: Path, table: str | None, sql: str, rows: list[Any]) -> float:
@@ -115,10 +121,6 @@ def _raw_insert(target: Path, table: str | None, sql: str, rows: list[Any]) -> f
     elapsed = time.perf_counter() - start
     conn.close()
     return elapsed
-
-
-def _median(timings: Iterable[float]) -> float:
-    return statistics.median(timings)
 
 
 def _timed_merge(home: Path, bundle: Path) -> tuple[float, str]:
@@ -183,27 +185,33 @@ def run(changes: int, workdir: Path) -> dict[str, float]:
         result = export_bundle(store, TOWNSHIP[0], root / "stick", full=True)
         export_s = time.perf_counter() - start
     size_mb = result.path.stat().st_size / 2**20
-    merges = []
-    for run in range(1, RUNS):  # fresh copies of the empty township; the last run is kept
-        copy = root / f"township-run{run}"
-        shutil.copytree(spare, copy)
-        merges.append(_timed_merge(copy, result.path)[0])
-        shutil.rmtree(copy)
-    merge_once, status = _timed_merge(township, result.path)
-    merge_s = _median([*merges, merge_once])
+    # Merge and the raw inserts take turns, so that each ratio compares runs made
+    # moments apart on a machine whose speed drifts; the median of the runs is kept.
+    raw = _Raw.read(village)
+    merges, raw_sets, raw_records = [], [], []
+    for run in range(RUNS):
+        home = township if run == RUNS - 1 else root / f"township-run{run}"
+        if home != township:
+            shutil.copytree(spare, home)
+        merge_one, status = _timed_merge(home, result.path)
+        merges.append(merge_one)
+        raw_records.append(raw.insert_records(root / f"records-{run}.db"))
+        raw_sets.append(raw.insert_sets(root / f"sets-{run}.db"))
+    merge_s, raw_s, raw_records_s = map(statistics.median, (merges, raw_sets, raw_records))
+    records = len(raw.records)
+    ratios = [m / r for m, r in zip(merges, raw_records, strict=True)]
     remerge_s, again = _timed_merge(township, result.path)
     with Store(village) as store:
         same = export_bundle(store, TOWNSHIP[0], root / "stick2", full=True)
     duplicate_s, dup_status = _timed_merge(township, same.path)
-    raw_s = _raw_sets(village, root)
-    raw_records_s, records = _raw_records(village, root)
     memory = _memory(spare, result.path)
     print(f"  export + sign: {export_s:6.2f} s  {result.changes / export_s:10,.0f} changes/s  "
           f"bundle {size_mb:.1f} MB")
     print(f"  merge (empty): {merge_s:6.2f} s  {result.changes / merge_s:10,.0f} changes/s  "
           f"[{status}]")
     print(f"  raw executemany of the {records:,} change records, one row each: "
-          f"{raw_records_s:6.2f} s -> merge/raw = {merge_s / raw_records_s:.2f}x (target <= 3x)")
+          f"{raw_records_s:6.2f} s -> merge/raw = {merge_s / raw_records_s:.2f}x (target <= 3x; "
+          f"per run {', '.join(f'{ratio:.2f}x' for ratio in ratios)})")
     print(f"  raw executemany of the {result.sets:,} packed change-set rows the store keeps: "
           f"{raw_s:6.2f} s -> merge/raw = {merge_s / raw_s:.2f}x (the floor: the merge also "
           f"writes the record tables and the search index)")
