@@ -580,10 +580,12 @@ def _index_rows(conn: sqlite3.Connection, kind: str,
 
 
 class IndexQueue:
-    """Records whose search documents are due, re-indexed once when flushed.
+    """Problems whose search documents are due, re-indexed once when flushed.
 
-    A bulk write in batches (a merge, an import) would otherwise re-index a
-    problem once per batch that brings one of its follow-ups. The queue is a
+    A problem's document holds its follow-ups' text, so a bulk write in batches
+    (a merge, an import) would otherwise re-index a problem once per batch that
+    brings one of its follow-ups. (Cases need no queue: their document is their
+    own row, indexed as it is written.) The queue is a
     temporary table, so it costs no memory however many records it holds. Use
     it inside one transaction and flush it before that transaction commits.
     """
