@@ -117,7 +117,7 @@ def bulk_create(
     entity = ENTITIES[entity_name]
     device_id = store.node.device_id
     created = 0
-    with store.transaction() as conn:
+    with store.transaction(bulk=True) as conn:
         index = changelog.IndexQueue(conn)
         for batch in _batches(items, 2000):
             stamp = store.tick(len(batch))

@@ -72,9 +72,16 @@ class Store:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """An atomic write; see `villagebook.store.db.transaction`."""
-        with db.transaction(self.conn) as conn:
+    def transaction(self, *, bulk: bool = False) -> Iterator[sqlite3.Connection]:
+        """An atomic write; see `villagebook.store.db.transaction`.
+
+        `bulk` gives a large write (a merge, an import) a bigger page cache while it runs.
+        """
+        if not bulk:
+            with db.transaction(self.conn) as conn:
+                yield conn
+            return
+        with db.bulk_cache(self.conn), db.transaction(self.conn) as conn:
             yield conn
 
     @property

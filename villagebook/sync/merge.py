@@ -117,7 +117,7 @@ def _merge(store: Store, archive: SafeArchive, result: MergeResult, dry_run: boo
                              "for this node's unit {unit}"), receiver=manifest.receiver,
                              unit=store.node.unit_code)
     check_members(archive, manifest)
-    with store.transaction() as conn:
+    with store.transaction(bulk=True) as conn:
         for key_id in manifest.revocations:
             trust.accept_revocation(store, root.key, key_id)
         for enrolment in manifest.enrolments:
