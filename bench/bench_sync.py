@@ -112,6 +112,7 @@ class _Raw:
 
 def _raw_insert(target: Path, table: str | None, sql: str, rows: list[Any]) -> float:
     conn = db.connect(target)
+    conn.execute(f"PRAGMA cache_size = -{db.BULK_CACHE_KIB}")  # the page cache a merge gets
     if table:
         conn.execute(table)
     start = time.perf_counter()

@@ -584,10 +584,10 @@ class IndexQueue:
 
     A problem's document holds its follow-ups' text, so a bulk write in batches
     (a merge, an import) would otherwise re-index a problem once per batch that
-    brings one of its follow-ups. (Cases need no queue: their document is their
-    own row, indexed as it is written.) The queue is a
-    temporary table, so it costs no memory however many records it holds. Use
-    it inside one transaction and flush it before that transaction commits.
+    brings one of its follow-ups. Cases need no queue: their document is their
+    own row, indexed as it is written. The queue is a temporary table, so it
+    costs no memory however many records it holds. Use it inside one
+    transaction and flush it before that transaction commits.
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
