@@ -211,3 +211,15 @@ def test_the_home_can_come_from_the_environment(tmp_path: Path) -> None:
     listing = subprocess.run([sys.executable, "-m", "villagebook", "dump", "--json"],
                              capture_output=True, text=True, encoding="utf-8", env=env)
     assert json.loads(listing.stdout)["units"][0]["name"] == "白马村"
+
+
+def test_an_argument_that_is_not_utf8_gets_a_clear_message(home: Path) -> None:
+    # Bytes that are not UTF-8 (a GBK terminal, say) reach Python as lone surrogates.
+    before = run_cli(home, "dump", "--json", check=True).out
+    for lang, words in (("en", "is not valid text"), ("zh", "不是有效的文字")):
+        result = run_cli(home, "search", "白马\udcff", lang=lang)
+        assert result.code == 2, result
+        assert f"白马\\xff {words}" in result.err
+        assert "Traceback" not in result.err
+    assert not (home / "error.log").exists()
+    assert run_cli(home, "dump", "--json", check=True).out == before

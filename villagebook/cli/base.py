@@ -119,6 +119,7 @@ def cli(ctx: click.Context, home: Path | None, lang: str | None) -> None:
     from villagebook.store.home import resolve_home
 
     set_language(lang or detect_language())
+    _refuse_undecodable(sys.argv[1:])
     global _crash_home
     ctx.obj = Context(resolve_home(home), lang)
     _crash_home = ctx.obj.home
@@ -126,6 +127,24 @@ def cli(ctx: click.Context, home: Path | None, lang: str | None) -> None:
         from villagebook.screens.app import run_app
 
         run_app(ctx.obj.home, lang)
+
+
+def _refuse_undecodable(arguments: list[str]) -> None:
+    """Refuse (exit 2) an argument holding bytes that were not UTF-8: Python keeps them
+    as lone surrogates, which no file or database could store."""
+    for argument in arguments:
+        try:
+            argument.encode("utf-8")
+            continue
+        except UnicodeEncodeError:
+            pass
+        try:  # the bytes as they came (\xff), else the code points (\ud800)
+            shown = argument.encode("utf-8", "surrogateescape").decode("utf-8",
+                                                                       "backslashreplace")
+        except UnicodeEncodeError:
+            shown = argument.encode("utf-8", "backslashreplace").decode("utf-8")
+        raise click.UsageError(_("{argument} is not valid text; check that the terminal "
+                                 "uses UTF-8").format(argument=shown))
 
 
 def main() -> None:
