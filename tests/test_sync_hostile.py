@@ -261,6 +261,18 @@ def test_invalid_utf8_in_the_payload_is_refused(nodes: Nodes, tmp_path: Path) ->
     refused(nodes.township, bundle, "not valid UTF-8")
 
 
+def test_a_lone_surrogate_escape_in_the_payload_is_refused(nodes: Nodes, tmp_path: Path) -> None:
+    # Valid JSON and valid UTF-8, but "\\ud800" alone decodes to text no database can store.
+    line = _case_line(nodes.village, VILLAGE[0]).replace("冒名".encode(), b"\\ud800")
+    bundle = forge(nodes.village, tmp_path / "surrogate.vbundle", line, changes=4)
+    refused(nodes.township, bundle, "not valid UTF-8")
+    # A surrogate pair is a real character (an emoji written as two escapes): accepted.
+    paired = _case_line(nodes.village, VILLAGE[0]).replace("冒名".encode(), b"\\ud83c\\udf3e")
+    bundle = forge(nodes.village, tmp_path / "pair.vbundle", paired, changes=4)
+    assert run_cli(nodes.township.home, "merge", str(bundle)).code == 0
+    assert "\U0001f33e案例" in run_cli(nodes.township.home, "search", "案例").out
+
+
 def test_invalid_json_in_the_payload_is_refused(nodes: Nodes, tmp_path: Path) -> None:
     bundle = forge(nodes.village, tmp_path / "json.vbundle", b'{"entity": "case",\n',
                    sets=1, changes=1)

@@ -10,6 +10,7 @@ covers the whole archive. See docs/SYNC.md.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -114,6 +115,28 @@ class Manifest:
     def segment(self) -> str:
         """This manifest's segment id."""
         return segment_id(self.key_id, self.receiver, self.seq)
+
+
+# A JSON escape of a UTF-16 surrogate (\\uD800-\\uDFFF). A lone one decodes to text that
+# cannot be written as UTF-8 (nor stored by SQLite); a pair is a valid character.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def load_json(raw: bytes) -> Any:
+    """Parse untrusted JSON: strict UTF-8, and only text that can be stored.
+
+    Raises BundleRejected ("bad_encoding" or "bad_json") for anything else.
+    """
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        if _SURROGATE_ESCAPE.search(raw):  # rare: check the decoded text once more
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeError:  # invalid UTF-8, or a lone surrogate escape
+        raise BundleRejected("bad_encoding", N_("The bundle holds text that is not valid UTF-8")) \
+            from None
+    except ValueError:
+        raise BundleRejected("bad_json", N_("The bundle holds invalid JSON")) from None
+    return data
 
 
 def _bad(what: str) -> BundleRejected:

@@ -234,13 +234,7 @@ def _bad_line(what: str) -> BundleRejected:
 
 def parse_set(line: bytes) -> ChangeSet:
     """One payload line as a change set (types checked, content not yet)."""
-    try:
-        data: Any = json.loads(line.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BundleRejected("bad_encoding", N_("The bundle holds text that is not valid UTF-8")) \
-            from None
-    except ValueError:
-        raise BundleRejected("bad_json", N_("The bundle holds invalid JSON")) from None
+    data: Any = fmt.load_json(line)
     if not isinstance(data, dict):
         raise _bad_line("not an object")
     entity, record, hlc, device, unit = (data.get(k) for k in

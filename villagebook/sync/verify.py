@@ -5,9 +5,7 @@ against the signed hashes, and each relayed segment's own signature.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 from villagebook.i18n import N_
 from villagebook.store.node import Store
@@ -66,7 +64,7 @@ def verified_manifest(store: Store, archive: SafeArchive, prefix: str = "") -> S
         comment = verify(key.public_key, raw, signature)
     except SignatureError as error:
         raise _signature_rejected(error) from None
-    manifest = fmt.parse_manifest(_json(raw))
+    manifest = fmt.parse_manifest(fmt.load_json(raw))
     if (manifest.key_id, manifest.origin, manifest.role) != (key.key_id, key.unit, key.role):
         raise BundleRejected("wrong_origin", N_("The bundle says it comes from unit {claimed}, "
                              "but its key belongs to unit {unit}"),
@@ -75,16 +73,6 @@ def verified_manifest(store: Store, archive: SafeArchive, prefix: str = "") -> S
         raise BundleRejected("bad_manifest", N_("The bundle's manifest is invalid ({what})"),
                              what="trusted comment")
     return Segment(manifest, key, prefix)
-
-
-def _json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BundleRejected("bad_encoding", N_("The bundle holds text that is not valid UTF-8")) \
-            from None
-    except ValueError:
-        raise BundleRejected("bad_json", N_("The bundle holds invalid JSON")) from None
 
 
 def expected_members(manifest: fmt.Manifest) -> set[str]:
