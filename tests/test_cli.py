@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -154,6 +155,27 @@ def test_import_a_chinese_ledger_from_excel(home: Path, tmp_path: Path) -> None:
     assert "已导入 2 个问题" in result.out and "序号" in result.out
     titles = {p["title"] for p in run_cli(home, "dump", "--json", check=True).json()["problems"]}
     assert titles == {"村口路灯不亮", "停车难"}
+
+
+def test_a_damaged_spreadsheet_is_refused_in_one_line(home: Path, tmp_path: Path) -> None:
+    noise = tmp_path / "noise.xlsx"
+    noise.write_bytes(bytes(range(256)) * 8)
+    book = Workbook()
+    book.active.append(["案例名称", "负责人", "创新方向"])
+    book.active.append(["好案例XYZ", "王五", "问题解决中的重点突破"])
+    book.save(tmp_path / "good.xlsx")
+    bad_xml = tmp_path / "bad-xml.xlsx"  # a character reference XML forbids, in the sheet
+    with zipfile.ZipFile(tmp_path / "good.xlsx") as source, \
+            zipfile.ZipFile(bad_xml, "w") as target:
+        for item in source.infolist():
+            target.writestr(item, source.read(item).replace(b"XYZ", b"&#xD800;"))
+    for path in (noise, bad_xml):
+        result = run_cli(home, "import", str(path), lang="zh")
+        assert result.code == 1, result
+        assert result.err.strip() == f"{path.name} 不是可读取的 .xlsx 文件（" \
+            f"{'BadZipFile' if path is noise else 'ParseError'}）", result
+    assert not (home / "error.log").exists()
+    assert run_cli(home, "dump", "--json", check=True).json()["cases"] == []
 
 
 def test_import_reports_every_bad_row_and_imports_nothing(home: Path, tmp_path: Path) -> None:

@@ -87,16 +87,18 @@ def _read_csv(path: Path) -> list[list[Any]]:
 def _read_xlsx(path: Path) -> list[list[Any]]:
     from openpyxl import load_workbook
 
+    # openpyxl raises many types for a damaged file, and in read-only mode a damaged
+    # sheet (bad XML, say) only shows while its rows are read.
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many types for a damaged file
+        try:
+            sheet = book.worksheets[0]
+            return [list(row) for row in sheet.iter_rows(values_only=True)]
+        finally:
+            book.close()
+    except Exception as error:
         raise Refused("{file} is not a readable .xlsx file ({reason})", file=path.name,
                       reason=type(error).__name__) from None
-    try:
-        sheet = book.worksheets[0]
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
 
 
 def read_rows(path: Path) -> list[list[Any]]:
