@@ -245,3 +245,9 @@ def test_an_argument_that_is_not_utf8_gets_a_clear_message(home: Path) -> None:
         assert "Traceback" not in result.err
     assert not (home / "error.log").exists()
     assert run_cli(home, "dump", "--json", check=True).out == before
+
+
+def test_importing_a_folder_says_to_name_a_file_in_it(home: Path, tmp_path: Path) -> None:
+    result = run_cli(home, "import", str(tmp_path), lang="zh")
+    assert result.code == 1
+    assert result.err.strip() == f"{tmp_path} 是文件夹，请指定其中的 .xlsx 或 .csv 文件"

@@ -103,6 +103,8 @@ def _read_xlsx(path: Path) -> list[list[Any]]:
 
 def read_rows(path: Path) -> list[list[Any]]:
     """All rows of the first sheet (.xlsx) or of the file (.csv), as cell values."""
+    if path.is_dir():
+        raise Refused("{file} is a folder; name a .xlsx or .csv file in it", file=str(path))
     if not path.is_file():
         raise Refused("{file} does not exist", file=str(path))
     suffix = path.suffix.lower()
