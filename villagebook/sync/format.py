@@ -117,7 +117,7 @@ class Manifest:
         return segment_id(self.key_id, self.receiver, self.seq)
 
 
-# A JSON escape of a UTF-16 surrogate (\\uD800-\\uDFFF). A lone one decodes to text that
+# A JSON escape of a UTF-16 surrogate (\uD800-\uDFFF). A lone one decodes to text that
 # cannot be written as UTF-8 (nor stored by SQLite); a pair is a valid character.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
