@@ -11,7 +11,6 @@ Heavy modules are imported inside commands so `--help` and the app start fast.
 
 from __future__ import annotations
 
-import errno
 import sqlite3
 import sys
 import traceback
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from villagebook.i18n import _, detect_language, set_language
+from villagebook.store.db import disk_full
 
 if TYPE_CHECKING:
     from villagebook.store.node import Store
@@ -31,8 +31,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_REJECTED = 1
 EXIT_INTERNAL = 3
 _crash_home: Path | None = None
-#: What a write says when the disk (or the user's quota on it) has no room left.
-_NO_ROOM = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
 class Context:
@@ -58,13 +56,6 @@ def fail(message: str) -> NoReturn:
     """Print one line on stderr and exit 1 (input rejected, nothing changed)."""
     click.echo(message, err=True)
     sys.exit(EXIT_REJECTED)
-
-
-def disk_full(error: BaseException) -> bool:
-    """Whether `error` is a write that found no room: SQLite's SQLITE_FULL or ENOSPC."""
-    if isinstance(error, sqlite3.OperationalError):
-        return "full" in str(error).lower()
-    return isinstance(error, OSError) and error.errno in _NO_ROOM
 
 
 @contextmanager

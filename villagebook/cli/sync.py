@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from villagebook.cli.base import Context, cli, disk_full, fail, pass_context, user_errors
+from villagebook.cli.base import Context, cli, fail, pass_context, user_errors
 from villagebook.i18n import _
+from villagebook.store.db import disk_full
 
 if TYPE_CHECKING:
     from villagebook.sync.merge import MergeResult
@@ -34,7 +35,7 @@ def _bundle_paths(paths: tuple[Path, ...]) -> list[Path]:
 @pass_context
 def export(obj: Context, to: str | None, out: Path | None, full: bool) -> None:
     """Write a signed bundle for a receiver; print its path."""
-    from villagebook.sync.export import export_bundle
+    from villagebook.sync.export import bundle_folder, export_bundle
 
     with user_errors(), obj.open() as store:
         try:
@@ -45,17 +46,8 @@ def export(obj: Context, to: str | None, out: Path | None, full: bool) -> None:
             # The bundle goes to the stick, not the home: name the place that is full.
             fail(_("There is no room for the bundle in {folder}; no bundle was written. "
                    "Free some space there or use another stick").format(
-                folder=_bundle_folder(obj, out)))
+                folder=bundle_folder(obj.home, out)))
     click.echo(str(result.path))
-
-
-def _bundle_folder(obj: Context, out: Path | None) -> Path:
-    """Where `export --out` writes: the folder, the file's folder, or HOME/outbox."""
-    from villagebook.sync.format import SUFFIX
-
-    if out is None:
-        return obj.home / "outbox"
-    return out.parent if out.suffix == SUFFIX else out
 
 
 def _describe(result: MergeResult) -> str:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ from pathlib import Path
 from villagebook.store.migrations import migrate
 
 BUSY_TIMEOUT_MS = 10_000
+#: errno values of a write that found no room: the disk, or the user's quota on it.
+NO_ROOM = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 #: Page cache for one bulk write (a merge, an import): a whole batch's table and index
 #: pages stay in memory instead of spilling to the WAL mid-transaction (a 100k-change
 #: merge took 13% less time, medians of seven alternating runs). Everyday reads keep
@@ -72,3 +75,11 @@ def bulk_cache(conn: sqlite3.Connection) -> Iterator[None]:
         yield
     finally:
         conn.execute(f"PRAGMA cache_size = {int(previous)}")
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether `error` is a write that found no room: SQLite's SQLITE_FULL, or an
+    OSError with a `NO_ROOM` errno."""
+    if isinstance(error, sqlite3.OperationalError):
+        return "full" in str(error).lower()
+    return isinstance(error, OSError) and error.errno in NO_ROOM

@@ -139,12 +139,19 @@ def _unit_name(store: Store, code: str) -> str:
     return name[:40] or code
 
 
+def bundle_folder(home: Path, out: Path | None) -> Path:
+    """The folder a bundle is written to: `out`, the folder of an `out` file
+    (`….vbundle`), or HOME/outbox."""
+    if out is None:
+        return home / "outbox"
+    return out.parent if out.suffix == fmt.SUFFIX else out
+
+
 def _target(store: Store, out: Path | None, receiver: str, seq: int) -> Path:
-    folder = out if out is not None else store.home / "outbox"
-    if out is not None and out.suffix == fmt.SUFFIX:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        return out
+    folder = bundle_folder(store.home, out)
     folder.mkdir(parents=True, exist_ok=True)
+    if out is not None and out.suffix == fmt.SUFFIX:
+        return out
     sender = _unit_name(store, store.node.unit_code)
     return folder / f"{sender}-{_unit_name(store, receiver)}-{seq:04d}{fmt.SUFFIX}"
 

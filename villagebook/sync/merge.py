@@ -24,6 +24,7 @@ from villagebook.domain.enums import Role
 from villagebook.i18n import N_
 from villagebook.services.errors import Refused
 from villagebook.store.changelog import ChangeSet, IndexQueue, MalformedChange, apply_sets
+from villagebook.store.db import disk_full
 from villagebook.store.node import Store, system_now
 from villagebook.sync import format as fmt
 from villagebook.sync import trust
@@ -33,7 +34,6 @@ from villagebook.sync.errors import BundleRejected
 from villagebook.sync.verify import Segment, check_members, relayed_segment, verified_manifest
 
 BATCH_SETS = 2000
-_OWN_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 STORED_DIR = "bundles"
 #: Called after each batch: change sets done so far in a segment, and the segment's total.
 Progress = Callable[[int, int], None]
@@ -100,7 +100,8 @@ def merge_file(store: Store, path: Path, *, dry_run: bool = False,
     except OSError as error:
         # Our own disk (full, over quota, read-only) is not this bundle's fault, even
         # when the failed call names the bundle (a sendfile copy of it, on Linux).
-        if error.errno in _OWN_DISK_ERRORS or error.filename not in (str(path), path):
+        if disk_full(error) or error.errno == errno.EROFS or \
+                error.filename not in (str(path), path):
             raise
         result.status, result.error = "rejected", BundleRejected(
             "unreadable", N_("Cannot read {path}"), path=str(path))
