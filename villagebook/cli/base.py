@@ -126,16 +126,17 @@ def _refuse_undecodable(arguments: list[str]) -> None:
     for argument in arguments:
         try:
             argument.encode("utf-8")
-            continue
         except UnicodeEncodeError:
-            pass
-        try:  # the bytes as they came (\xff), else the code points (\ud800)
-            shown = argument.encode("utf-8", "surrogateescape").decode("utf-8",
-                                                                       "backslashreplace")
-        except UnicodeEncodeError:
-            shown = argument.encode("utf-8", "backslashreplace").decode("utf-8")
-        raise click.UsageError(_("{argument} is not valid text; check that the terminal "
-                                 "uses UTF-8").format(argument=shown))
+            raise click.UsageError(_("{argument} is not valid text; check that the terminal "
+                                     "uses UTF-8").format(argument=_shown(argument))) from None
+
+
+def _shown(argument: str) -> str:
+    """An undecodable argument as printable text: its bytes (\\xff), else code points."""
+    try:
+        return argument.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return argument.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def main() -> None:
