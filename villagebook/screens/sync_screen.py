@@ -100,7 +100,9 @@ class SyncScreen(Screen[None]):
                         id="folder")
             yield Label(_("To unit"))
             yield Input("", placeholder=_("parent"), id="receiver")
-        yield ProgressBar(total=None, id="progress", show_eta=False)
+        # Still until an import starts: an indeterminate bar pulses forever, which reads as
+        # "busy" and redraws the screen on a laptop that should be idle.
+        yield ProgressBar(total=1, id="progress", show_eta=False)
         table: DataTable[Text] = DataTable(id="results", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static(Text(_("F2 exports, F3 imports every bundle in the folder")),
