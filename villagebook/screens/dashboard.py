@@ -20,7 +20,7 @@ from textual.widgets.option_list import Option
 
 from villagebook.domain.enums import CaseStatus, Direction, ProblemStatus, Role
 from villagebook.i18n import N_, _
-from villagebook.screens.widgets.bar_chart import bar_line, pad
+from villagebook.screens.widgets.bar_chart import bar_line, pad, widths
 from villagebook.screens.widgets.bindings import translate_bindings
 from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 from villagebook.services.messages import safe_text
@@ -31,6 +31,12 @@ class FiguresRead(Message):
     """The dashboard's figures were read."""
 
     figures: Any
+
+
+# The problem panel's own labels, beside the problem statuses.
+_OPEN, _OVERDUE, _THIS_MONTH, _LAST_EXPORT = (
+    N_("Open"), N_("Overdue"), N_("Resolved this month"), N_("Last export"))
+_PROBLEM_LABELS = (_OPEN, _OVERDUE, _THIS_MONTH, _LAST_EXPORT)
 
 
 def _heading(text: str) -> Option:
@@ -119,10 +125,12 @@ class DashboardScreen(ReportsFailedWorkers, Screen[None]):
             _("{unit} ({code}) · {role} · today {today}").format(
                 unit=found.unit_name, code=found.unit_code, role=role, today=found.today))))
         width = max(36, self.size.width // 2 - 4)
-        label_width = 20
-        bar_width = max(6, width - label_width - 9)
-        self._fill("#case-figures", self._case_options(found, label_width, bar_width))
-        self._fill("#problem-figures", self._problem_options(found, label_width, bar_width))
+        case_labels = [_(choice.label) for choice in (*CaseStatus, *Direction)]
+        problem_labels = [_(label) for label in _PROBLEM_LABELS]
+        problem_labels += [_(status.label) for status in ProblemStatus]
+        self._fill("#case-figures", self._case_options(found, *widths(case_labels, width)))
+        self._fill("#problem-figures",
+                   self._problem_options(found, *widths(problem_labels, width)))
 
     def _fill(self, selector: str, options: list[Option]) -> None:
         widget = self.query_one(selector, OptionList)
@@ -161,14 +169,14 @@ class DashboardScreen(ReportsFailedWorkers, Screen[None]):
             return bar_line(label, value, largest, label_width=label_width,
                             bar_width=bar_width, style=style)
 
-        overdue = line(_("Overdue"), found.problems_overdue, "bold red")
+        overdue = line(_(_OVERDUE), found.problems_overdue, "bold red")
         if found.problems_overdue:
             overdue.stylize("bold red", 0, label_width)
         options = [
             _heading(_("Problems")),
-            Option(line(_("Open"), found.problems_open), id="problem:open"),
+            Option(line(_(_OPEN), found.problems_open), id="problem:open"),
             Option(overdue, id="problem:overdue"),
-            Option(line(_("Resolved this month"), found.problems_resolved_this_month, "green"),
+            Option(line(_(_THIS_MONTH), found.problems_resolved_this_month, "green"),
                    id="problem:month"),
             _heading(_("By status")),
         ]
@@ -182,7 +190,7 @@ class DashboardScreen(ReportsFailedWorkers, Screen[None]):
         options.append(Option(Text(pad(_("Changes not yet sent"), label_width + bar_width + 1)
                                    + f" {found.unsent_changes:>6,}"), id="nav:sync"))
         last = safe_text(found.last_export_at or _("never"))
-        options.append(Option(Text(pad(_("Last export"), label_width) + " " + last),
+        options.append(Option(Text(pad(_(_LAST_EXPORT), label_width) + " " + last),
                               id="nav:sync-last"))
         return options
 
