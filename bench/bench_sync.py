@@ -26,12 +26,14 @@ import argparse
 import json
 import resource
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,13 +116,19 @@ class _Raw:
 
 
 def _raw_insert(target: Path, table: str | None, sql: str, rows: list[Any]) -> float:
+    return _timed_write(target, lambda conn: conn.executemany(sql, rows), setup=table)
+
+
+def _timed_write(target: Path, write: Callable[[sqlite3.Connection], object],
+                 setup: str | None = None) -> float:
+    """Time one write transaction into an empty database with a merge's settings."""
     conn = db.connect(target)
     conn.execute(f"PRAGMA cache_size = -{db.BULK_CACHE_KIB}")  # the page cache a merge gets
-    if table:
-        conn.execute(table)
+    if setup:
+        conn.execute(setup)
     start = time.perf_counter()
     conn.execute("BEGIN IMMEDIATE")
-    conn.executemany(sql, rows)
+    write(conn)
     conn.execute("COMMIT")
     elapsed = time.perf_counter() - start
     conn.close()
@@ -133,15 +141,7 @@ def _timed_index(home: Path, target: Path) -> tuple[float, int]:
         docs = [search_index.SearchDoc(kind, record_id, title, body) for kind, record_id, title,
                 body in store.conn.execute("SELECT kind, record_id, title, norm_body "
                                            "FROM search_doc ORDER BY docid")]
-    conn = db.connect(target)
-    conn.execute(f"PRAGMA cache_size = -{db.BULK_CACHE_KIB}")
-    start = time.perf_counter()
-    conn.execute("BEGIN IMMEDIATE")
-    search_index.index_documents(conn, docs)
-    conn.execute("COMMIT")
-    elapsed = time.perf_counter() - start
-    conn.close()
-    return elapsed, len(docs)
+    return _timed_write(target, lambda conn: search_index.index_documents(conn, docs)), len(docs)
 
 
 def _timed_merge(home: Path, bundle: Path) -> tuple[float, str]:
