@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from rich.text import Text
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Select, Static
 
@@ -232,6 +233,30 @@ async def test_first_run_sets_the_laptop_up(tmp_path: Path) -> None:
     with Store(home) as store:
         assert store.node.unit_code == "320117100201"
     assert any(home.rglob("*.key")) or any(home.rglob("*.pub")) or any(home.iterdir())
+
+
+async def test_keys_typed_in_one_burst_land_in_the_field_each_tab_moved_to(
+        tmp_path: Path) -> None:
+    """Fast typists, barcode readers and password managers send a field, Tab, the next
+    field... faster than the screen handles each key. No key may reach a field it left."""
+    app = the_app(tmp_path / "fresh")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert screen_name(pilot) == "SetupScreen"
+        for key in [*"320117100201", "tab", *"白马村", "tab", *"320117100000"]:
+            app.post_message(events.Key(key, "\t" if key == "tab" else key))  # no waiting
+        await settle(pilot)
+        typed = {name: app.screen.query_one(f"#{name}", Input).value
+                 for name in ("unit-code", "unit-name", "parent-code")}
+        assert typed == {"unit-code": "320117100201", "unit-name": "白马村",
+                         "parent-code": "320117100000"}
+        for key in ["shift+tab", "乡"]:  # back to the name, whose text Tab selects
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await settle(pilot)
+        typed = {name: app.screen.query_one(f"#{name}", Input).value
+                 for name in ("unit-code", "unit-name", "parent-code")}
+        assert typed == {"unit-code": "320117100201", "unit-name": "乡",
+                         "parent-code": "320117100000"}
 
 
 async def test_try_with_demo_data_fills_a_demo_village(tmp_path: Path) -> None:

@@ -44,6 +44,12 @@ class VillageBookApp(App[None]):
           for name, entry in NAVIGATION.items()),
         Binding("ctrl+q", "quit", N_("Quit"), id="app.quit", show=False,
                 tooltip=N_("Close VillageBook (saved records are safe)")),
+        # Priority, so focus moves the moment Tab is read. Textual hands each key to the
+        # widget focused when the key is read, and a plain Tab moves focus only once it
+        # has bubbled up from that widget: in a fast burst (a quick typist, a barcode
+        # reader, a password manager) the keys behind it would land in the field it left.
+        Binding("tab", "focus_next", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", show=False, priority=True),
     ]
 
     def __init__(self, home: Path, lang: str | None = None) -> None:
