@@ -78,13 +78,13 @@ def export_bundle(store: Store, to: str | None = None, out: Path | None = None,
     try:
         # The number is committed before the file takes its name: a crash in between
         # leaves a gap the receiver reports, never two different bundles with one number.
-        with store.transaction() as conn:
+        with store.transaction():
             peer = _peer(store, receiver)
             target = _target(store, out, receiver, peer.next_seq)
             temp = target.with_name(f".{target.name}.part")
             newest, sets, changes, segments = _write(store, temp, receiver, upward,
                                                      peer.next_seq, peer, full, secret)
-            _record_sent(conn, receiver, peer.next_seq, newest, target.name)
+            _record_sent(store, receiver, peer.next_seq, newest, target.name)
         os.replace(temp, target)
     finally:
         if temp is not None:
@@ -92,18 +92,15 @@ def export_bundle(store: Store, to: str | None = None, out: Path | None = None,
     return ExportResult(target, receiver, peer.next_seq, sets, changes, segments)
 
 
-def _record_sent(conn: sqlite3.Connection, receiver: str, seq: int, newest: int,
-                 name: str) -> None:
+def _record_sent(store: Store, receiver: str, seq: int, newest: int, name: str) -> None:
+    conn, now = store.conn, system_now().isoformat(timespec="seconds")
     conn.execute("INSERT INTO sync_peer (unit_code, next_seq) VALUES (?, ?) "
                  "ON CONFLICT(unit_code) DO UPDATE SET next_seq = excluded.next_seq",
                  (receiver, seq + 1))
     conn.execute("INSERT INTO sync_sent (receiver, seq, max_local_seq, created_at, "
                  "file_name) VALUES (?, ?, ?, ?, ?)",
-                 (receiver, seq, newest, system_now().isoformat(timespec="seconds"), name))
-    # The dashboard's "changes not yet sent" counts from here.
-    conn.execute('INSERT INTO setting ("key", value) VALUES (?, ?) '
-                 'ON CONFLICT("key") DO UPDATE SET value = excluded.value',
-                 (LAST_EXPORT_SETTING, system_now().isoformat(timespec="seconds")))
+                 (receiver, seq, newest, now, name))
+    store.put_setting(LAST_EXPORT_SETTING, now)  # "changes not yet sent" count from here
 
 
 @dataclass
