@@ -58,6 +58,8 @@ def test_pages_cover_every_record_once_in_both_directions(filled: Store,
     assert len(forwards) == len(set(forwards)) == count(filled, query)
     assert walk_backwards(filled, query, size=17) == forwards
     assert forwards, "each query should find something in the demo data"
+    assert page(filled, query, size=17, with_total=True).total == len(forwards)
+    assert page(filled, query, size=17).total is None
 
 
 def test_hostile_search_text_is_only_text(filled: Store) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from villagebook.domain.rules import PROBLEM_DONE
+from villagebook.services.records import select_dicts
 from villagebook.store import search_index
 from villagebook.store.node import Store
 
@@ -51,11 +52,13 @@ class ListQuery:
 
 @dataclass(frozen=True)
 class Page:
-    """Rows of one page, in display order, and whether more lie before or after."""
+    """Rows of one page, in display order, and whether more lie before or after;
+    with `total`, how many records the whole list holds."""
 
     rows: list[dict[str, Any]]
     more_before: bool
     more_after: bool
+    total: int | None = None
 
     def first_key(self, sort: str) -> tuple[Any, ...] | None:
         """Sort key of the first row (to page backwards from)."""
@@ -100,20 +103,24 @@ def _where(store: Store, query: ListQuery) -> tuple[list[str], list[Any]]:
 
 def count(store: Store, query: ListQuery) -> int:
     """How many records the list holds."""
-    clauses, params = _where(store, query)
+    return _count(store, query.kind, *_where(store, query))
+
+
+def _count(store: Store, kind: str, clauses: list[str], params: list[Any]) -> int:
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    row = store.conn.execute(f"SELECT COUNT(*) FROM {_TABLES[query.kind]}{where}",
-                             params).fetchone()
+    row = store.conn.execute(f"SELECT COUNT(*) FROM {_TABLES[kind]}{where}", params).fetchone()
     return int(row[0])
 
 
 def page(store: Store, query: ListQuery, *, after: tuple[Any, ...] | None = None,
          before: tuple[Any, ...] | None = None, from_end: bool = False,
-         size: int = 100) -> Page:
+         size: int = 100, with_total: bool = False) -> Page:
     """One page of the list: the first (default), the one after or before a key,
-    or the last (`from_end`)."""
+    or the last (`from_end`); `with_total` also counts the whole list, with the same
+    filters (a search runs once for both)."""
     columns, descending = SORTS[query.sort]
     clauses, params = _where(store, query)
+    total = _count(store, query.kind, clauses, params) if with_total else None
     backwards = before is not None or from_end
     anchor = before if before is not None else after
     if anchor is not None:
@@ -127,15 +134,13 @@ def page(store: Store, query: ListQuery, *, after: tuple[Any, ...] | None = None
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = (f"SELECT {', '.join(_COLUMNS[query.kind])} FROM {_TABLES[query.kind]}{where} "
            f"ORDER BY {order} LIMIT ?")
-    cursor = store.conn.execute(sql, [*params, size + 1])
-    names = [column[0] for column in cursor.description]
-    rows = [dict(zip(names, row, strict=True)) for row in cursor]
+    rows = select_dicts(store, sql, [*params, size + 1])
     more = len(rows) > size
     rows = rows[:size]
     if backwards:
         rows.reverse()
-        return Page(rows, more_before=more, more_after=not from_end)
-    return Page(rows, more_before=anchor is not None, more_after=more)
+        return Page(rows, more_before=more, more_after=not from_end, total=total)
+    return Page(rows, more_before=anchor is not None, more_after=more, total=total)
 
 
 def overdue_flags(store: Store, rows: list[dict[str, Any]]) -> list[bool]:

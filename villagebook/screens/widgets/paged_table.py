@@ -28,11 +28,11 @@ RowFormatter = Callable[[dict[str, Any], bool], list[Any]]
 
 @dataclass
 class PageLoaded(Message):
-    """A page was read: its rows, the list's size, and where the cursor goes."""
+    """A page was read (its rows, and the list's size when counted), and where the
+    cursor goes."""
 
     table: PagedTable
     page: Any
-    total: int | None
     cursor: str  # "first" | "last"
     generation: int
 
@@ -92,19 +92,18 @@ class PagedTable(ReportsFailedWorkers, SafeTable):
     @work(thread=True, exclusive=True, exit_on_error=False, group="page")
     def _load(self, query: Any, after: Any, before: Any, from_end: bool, with_total: bool,
               generation: int) -> None:
-        from villagebook.services.listing import count, overdue_flags, page
+        from villagebook.services.listing import overdue_flags, page
         from villagebook.store.node import Store
 
         with Store(self.home) as store:
             found = page(store, query, after=after, before=before, from_end=from_end,
-                         size=self.PAGE_SIZE)
+                         size=self.PAGE_SIZE, with_total=with_total)
             flags = (overdue_flags(store, found.rows) if query.kind == "problem"
                      else [False] * len(found.rows))
-            total = count(store, query) if with_total else None
         found.rows[:] = [dict(row, _cells=self.formatter(row, flag))
                          for row, flag in zip(found.rows, flags, strict=True)]
         cursor = "last" if before is not None or from_end else "first"
-        self.post_message(PageLoaded(self, found, total, cursor, generation))
+        self.post_message(PageLoaded(self, found, cursor, generation))
 
     def on_page_loaded(self, message: PageLoaded) -> None:
         """Swap the shown rows for the page that was read."""
@@ -113,8 +112,8 @@ class PagedTable(ReportsFailedWorkers, SafeTable):
             return
         self.loading_page = False
         self.page = message.page
-        if message.total is not None:
-            self.total = message.total
+        if message.page.total is not None:
+            self.total = message.page.total
         self.clear()
         for row in message.page.rows:
             self.add_safe_row(*row["_cells"], key=row["id"])
