@@ -3,9 +3,13 @@ homes with real bundles."""
 
 from __future__ import annotations
 
+import errno
+import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.text import Text
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, ProgressBar, Static
@@ -61,6 +65,28 @@ async def test_the_sync_screen_exports_to_a_stick_and_imports_a_whole_folder(
         assert by_file["broken.vbundle"][6]  # a reason is shown
         progress = app.screen.query_one("#progress", ProgressBar)
         assert progress.progress == progress.total == 2
+
+
+async def test_the_sync_screen_says_in_chinese_when_the_stick_is_full(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stick = tmp_path / "usb"
+    stick.mkdir()
+    with three_nodes(tmp_path) as n:
+        cases.create_case(n.village, CASE)
+        village = n.village.home
+
+    def writestr(self: zipfile.ZipFile, *args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", writestr)
+    app = Harness(lambda: SyncScreen(village, stick))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f2")
+        await settle(pilot)
+        status = static_text(app.screen, "#status")
+    assert "没有写入任何数据包" in status and str(stick) in status, status
+    assert "Errno" not in status
+    assert list(stick.iterdir()) == []
 
 
 async def test_the_keys_screen_shows_every_fingerprint(tmp_path: Path) -> None:

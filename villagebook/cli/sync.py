@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from villagebook.cli.base import Context, cli, fail, pass_context, user_errors
+from villagebook.cli.base import Context, cli, pass_context, user_errors
 from villagebook.i18n import _
-from villagebook.store.db import disk_full
 
 if TYPE_CHECKING:
     from villagebook.sync.merge import MergeResult
@@ -35,18 +34,10 @@ def _bundle_paths(paths: tuple[Path, ...]) -> list[Path]:
 @pass_context
 def export(obj: Context, to: str | None, out: Path | None, full: bool) -> None:
     """Write a signed bundle for a receiver; print its path."""
-    from villagebook.sync.export import bundle_folder, export_bundle
+    from villagebook.sync.export import export_bundle
 
     with user_errors(), obj.open() as store:
-        try:
-            result = export_bundle(store, to, out, full=full)
-        except OSError as error:
-            if not disk_full(error):
-                raise
-            # The bundle goes to the stick, not the home: name the place that is full.
-            fail(_("There is no room for the bundle in {folder}; no bundle was written. "
-                   "Free some space there or use another stick").format(
-                folder=bundle_folder(obj.home, out)))
+        result = export_bundle(store, to, out, full=full)
     click.echo(str(result.path))
 
 

@@ -21,6 +21,7 @@ from typing import IO, Any
 from villagebook.services.dashboard import LAST_EXPORT_SETTING
 from villagebook.services.errors import Refused
 from villagebook.store.changelog import encode
+from villagebook.store.db import disk_full
 from villagebook.store.node import Store, system_now
 from villagebook.sync import format as fmt
 from villagebook.sync import trust
@@ -86,6 +87,13 @@ def export_bundle(store: Store, to: str | None = None, out: Path | None = None,
                                                      peer.next_seq, peer, full, secret)
             _record_sent(store, receiver, peer.next_seq, newest, target.name)
         os.replace(temp, target)
+    except OSError as error:
+        if not disk_full(error):
+            raise
+        # The bundle goes to the stick, not the home: name the place that is full.
+        raise Refused("There is no room for the bundle in {folder}; no bundle was written. "
+                      "Free some space there or use another stick",
+                      folder=str(_folder(store.home, out))) from None
     finally:
         if temp is not None:
             temp.unlink(missing_ok=True)
@@ -136,7 +144,7 @@ def _unit_name(store: Store, code: str) -> str:
     return name[:40] or code
 
 
-def bundle_folder(home: Path, out: Path | None) -> Path:
+def _folder(home: Path, out: Path | None) -> Path:
     """The folder a bundle is written to: `out`, the folder of an `out` file
     (`….vbundle`), or HOME/outbox."""
     if out is None:
@@ -145,7 +153,7 @@ def bundle_folder(home: Path, out: Path | None) -> Path:
 
 
 def _target(store: Store, out: Path | None, receiver: str, seq: int) -> Path:
-    folder = bundle_folder(store.home, out)
+    folder = _folder(store.home, out)
     folder.mkdir(parents=True, exist_ok=True)
     if out is not None and out.suffix == fmt.SUFFIX:
         return out
