@@ -535,7 +535,7 @@ def _write_rows(
     conn: sqlite3.Connection, entity: Entity,
     live: Sequence[tuple[str, int, Mapping[str, Any]]], gone: Sequence[str],
 ) -> None:
-    columns, row = _ROW_MAKERS.get(entity.name) or _row_maker(entity)
+    columns, row = _ROW_MAKERS[entity.name]
     conn.executemany(f"DELETE FROM {entity.table} WHERE {entity.key} = ?",
                      ((record_id,) for record_id in gone))
     conn.executemany(
