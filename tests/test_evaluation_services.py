@@ -116,6 +116,16 @@ def test_township_reviews_its_queue_oldest_first(town: Store, clock: Clock) -> N
     assert cases.reviews_of(town, first)[0]["comment"] == "请补充群众满意度数据"
 
 
+def test_a_case_is_decided_once(town: Store) -> None:
+    case_id = _case(town, V1, "submitted")
+    oversight.decide(town, case_id, ReviewDecision.APPROVE, " ", " 张科长 ")
+    before = town.conn.execute("SELECT count(*) FROM change_set").fetchone()
+    with pytest.raises(Refused, match="submitted"):
+        oversight.decide(town, case_id, ReviewDecision.APPROVE, "", "张科长")
+    assert town.conn.execute("SELECT count(*) FROM change_set").fetchone() == before
+    assert [r["reviewer"] for r in cases.reviews_of(town, case_id)] == ["张科长"]
+
+
 def test_a_return_needs_a_comment_and_changes_nothing_without_one(town: Store) -> None:
     case_id = _case(town, V1, "submitted")
     before = town.conn.execute("SELECT count(*) FROM change_set").fetchone()

@@ -8,8 +8,7 @@ from typing import Any
 
 from villagebook.domain.enums import CaseStatus, ReviewDecision, Role
 from villagebook.domain.rules import is_overdue
-from villagebook.services.cases import get_case, review_case
-from villagebook.services.errors import Refused
+from villagebook.services.cases import review_case
 from villagebook.services.ranking import ranked_units
 from villagebook.store.node import Store
 
@@ -46,13 +45,10 @@ def decide(store: Store, case_id: str, decision: ReviewDecision, comment: str,
            reviewer: str) -> str:
     """The township's decision on a case waiting in its queue; returns the review's id.
 
-    Only a submitted case is decided: deciding twice would leave two reviews of
-    one submission (the status would not move, but the record would travel).
+    Only a submitted case is decided (`review_case` refuses any other): deciding
+    twice would leave two reviews of one submission (the status would not move, but
+    the record would travel).
     """
-    case = get_case(store, case_id)
-    if case["status"] != CaseStatus.SUBMITTED.value:
-        raise Refused("Only submitted cases are reviewed; this one is {status}",
-                      status=CaseStatus(case["status"] or "draft"))
     return review_case(store, case_id, decision, comment.strip(), reviewer.strip())
 
 
