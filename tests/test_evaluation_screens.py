@@ -235,6 +235,22 @@ async def test_arena_board_ranks_with_bars_and_explains_the_highlighted_unit(
     assert str(bar(0, 100)) == ""
 
 
+async def test_a_report_that_cannot_be_written_says_so(district_home: Path) -> None:
+    from villagebook.screens.app import make_app
+
+    (district_home / "reports").write_text("a file where the reports folder goes")
+    app = make_app(district_home, "zh")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+g")  # the arena board, on a district
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ArenaBoardScreen"
+        await pilot.press("x")
+        await settle(pilot)
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+    assert len(errors) == 1 and "reports" in errors[0], errors
+
+
 # --- township ledgers --------------------------------------------------------------------
 
 async def test_township_ledgers_show_overdue_first_and_filter_by_unit(town_home: Path) -> None:

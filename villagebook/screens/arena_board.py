@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bindings import translate_bindings
+from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 
 BAR_WIDTH = 24
 _AWARD_STYLE = {"cheetah": "bold yellow", "sloth": "dim"}
@@ -43,7 +44,7 @@ def bar(total: float, best: float, width: int = BAR_WIDTH) -> Text:
     return Text("█" * full + partial, style="green")
 
 
-class ArenaBoardScreen(Screen[None]):
+class ArenaBoardScreen(ReportsFailedWorkers, Screen[None]):
     """The ranking of a period with a bar chart and the awards."""
 
     DEFAULT_CSS = """

@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bindings import translate_bindings
+from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 
 
 @dataclass
@@ -40,7 +41,7 @@ class ConflictResolved(Message):
     problem: str | None = None
 
 
-class ConflictsScreen(Screen[None]):
+class ConflictsScreen(ReportsFailedWorkers, Screen[None]):
     """Concurrent edits waiting for a person."""
 
     DEFAULT_CSS = """

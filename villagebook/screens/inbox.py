@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bindings import translate_bindings
+from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 from villagebook.services.messages import safe_text
 
 
@@ -41,7 +42,7 @@ def _gaps(missing: tuple[tuple[int, int], ...]) -> str:
     return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in missing)
 
 
-class InboxScreen(Screen[None]):
+class InboxScreen(ReportsFailedWorkers, Screen[None]):
     """Bundles received, per unit: last heard from, gaps, silence."""
 
     DEFAULT_CSS = """

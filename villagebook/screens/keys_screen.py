@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bindings import translate_bindings
+from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 
 
 @dataclass
@@ -27,7 +28,7 @@ class KeysLoaded(Message):
     rows: list[tuple[str, str, str, str]]
 
 
-class KeysScreen(Screen[None]):
+class KeysScreen(ReportsFailedWorkers, Screen[None]):
     """Fingerprints of this node's key and of the keys it trusts."""
 
     DEFAULT_CSS = """

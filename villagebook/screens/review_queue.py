@@ -24,6 +24,7 @@ from villagebook.domain.enums import ReviewDecision
 from villagebook.i18n import N_, _
 from villagebook.screens.comment_modal import CommentModal
 from villagebook.screens.widgets.bindings import translate_bindings
+from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 
 
 @dataclass
@@ -68,7 +69,7 @@ def load_detail(home: Path, case_id: str) -> dict[str, Any]:
         }
 
 
-class ReviewQueueScreen(Screen[None]):
+class ReviewQueueScreen(ReportsFailedWorkers, Screen[None]):
     """Submitted cases of this township's units; approve or return without the mouse."""
 
     DEFAULT_CSS = """

@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Footer, Static
 from villagebook.i18n import N_, _
 from villagebook.screens.score_form import ScoreEntry, ScoreForm
 from villagebook.screens.widgets.bindings import translate_bindings
+from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 
 
 @dataclass
@@ -65,7 +66,7 @@ def _load_detail(home: Path, case_id: str) -> dict[str, Any]:
         }
 
 
-class ScoringScreen(Screen[None]):
+class ScoringScreen(ReportsFailedWorkers, Screen[None]):
     """Experts' scores of approved cases, with each case's mean and spread."""
 
     DEFAULT_CSS = """

@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
 
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bindings import translate_bindings
+from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 
 
 @dataclass
@@ -67,7 +68,7 @@ def _status_label(status: str) -> str:
     return labels.get(status, status)
 
 
-class SyncScreen(Screen[None]):
+class SyncScreen(ReportsFailedWorkers, Screen[None]):
     """Export to and import from a folder, e.g. a USB stick."""
 
     DEFAULT_CSS = """

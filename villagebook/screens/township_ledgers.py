@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bindings import translate_bindings
+from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 
 #: A district holds tens of thousands of entries; the table shows the most urgent ones.
 MAX_ROWS = 2000
@@ -35,7 +36,7 @@ class LedgersLoaded(Message):
     unit_code: str | None
 
 
-class TownshipLedgersScreen(Screen[None]):
+class TownshipLedgersScreen(ReportsFailedWorkers, Screen[None]):
     """Ledger entries of every unit, overdue first; filter by unit."""
 
     DEFAULT_CSS = """

@@ -1,7 +1,8 @@
 """Writing a report from a screen: the same files as `villagebook report`, in the home.
 
-Reports go to `<home>/reports/<kind>-<date>.xlsx`; the screen is told the path
-(or the reason it could not be written) with a notification.
+Reports go to `<home>/reports/<kind>-<date>.xlsx`; the screen is told the path with a
+notification. A report that cannot be written fails its worker, and the screen (which
+mixes in `ReportsFailedWorkers`) says why.
 """
 
 from __future__ import annotations
@@ -26,20 +27,13 @@ def write_report_from(screen: Screen[Any], home: Path, kind: str,
     """Write the report on a worker thread and notify the screen's user."""
 
     def write() -> None:
-        from villagebook.domain.validation import ValidationError
-        from villagebook.services.errors import Refused
-        from villagebook.services.messages import describe
         from villagebook.services.reports import write_report
         from villagebook.store.node import Store
 
         with Store(home) as store:
             out = report_path(home, kind, period or store.today().isoformat())
-            try:
-                out.parent.mkdir(parents=True, exist_ok=True)
-                rows = write_report(store, kind, out, period)
-            except (Refused, ValidationError) as error:
-                screen.app.call_from_thread(screen.notify, describe(error), severity="error")
-                return
+            out.parent.mkdir(parents=True, exist_ok=True)
+            rows = write_report(store, kind, out, period)
         screen.app.call_from_thread(
             screen.notify, _("Wrote {count} rows to {path}").format(count=rows, path=out))
 
