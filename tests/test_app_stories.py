@@ -5,6 +5,7 @@ Real homes in tmp_path, the real services underneath, a pinned clock.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -257,6 +258,30 @@ async def test_keys_typed_in_one_burst_land_in_the_field_each_tab_moved_to(
                  for name in ("unit-code", "unit-name", "parent-code")}
         assert typed == {"unit-code": "320117100201", "unit-name": "乡",
                          "parent-code": "320117100000"}
+
+
+async def test_the_interface_thread_never_opens_the_database(
+        village: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a slow laptop every read belongs on a worker: start-up, navigation by role,
+    and set-up included."""
+    opened_on: list[str] = []
+    real_init = Store.__init__
+
+    def init(self: Store, *args: Any, **kwargs: Any) -> None:
+        opened_on.append(threading.current_thread().name)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "__init__", init)
+    for home, keys in ((village.home, ["f4", "escape", "f3"]),
+                       (tmp_path / "fresh", ["ctrl+d", "f4"])):
+        app = the_app(home)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            for key in keys:
+                await pilot.press(key)
+                await settle(pilot, rounds=6)
+            assert screen_name(pilot) in ("CaseListScreen", "ProblemListScreen")
+    assert opened_on and threading.main_thread().name not in opened_on, opened_on
 
 
 async def test_try_with_demo_data_fills_a_demo_village(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ class SetUpDone(Message):
 
     problem: str | None
     fingerprint: str = ""
+    role: str = ""
 
 
 class SetupScreen(ReportsFailedWorkers, Screen[None]):
@@ -126,7 +127,7 @@ class SetupScreen(ReportsFailedWorkers, Screen[None]):
         except (Refused, ValidationError) as error:
             self.post_message(SetUpDone(describe(error, "unit")))
             return
-        self.post_message(SetUpDone(None, fingerprint))
+        self.post_message(SetUpDone(None, fingerprint, role.value))
 
     def on_set_up_done(self, message: SetUpDone) -> None:
         """On to the dashboard, or say what to correct."""
@@ -137,4 +138,4 @@ class SetupScreen(ReportsFailedWorkers, Screen[None]):
             return
         self.notify(_("Set up. Your key's fingerprint is {fingerprint}").format(
             fingerprint=message.fingerprint), markup=False, timeout=8)
-        self.app.restart_on_dashboard()  # type: ignore[attr-defined]
+        self.app.restart_on_dashboard(message.role)  # type: ignore[attr-defined]

@@ -80,6 +80,8 @@ class VillageBookApp(App[None]):
         if message.language in ("zh", "en") and not self.forced_language:
             self.apply_language(message.language)
         self.ready = message.initialised
+        if message.figures is not None:
+            self._role = message.figures.role  # read on the worker: no disk work here
         if message.keymap:
             self.set_keymap(message.keymap)  # the user's own keys, by binding id
         self.refresh_bindings()
@@ -100,10 +102,12 @@ class VillageBookApp(App[None]):
         self.title = _("VillageBook")
         self.refresh_bindings()
 
-    def restart_on_dashboard(self) -> None:
-        """Drop every screen and open a fresh dashboard (after setup or a language change)."""
+    def restart_on_dashboard(self, role: str | None = None) -> None:
+        """Drop every screen and open a fresh dashboard (after setup, which says the
+        node's `role`, or a language change)."""
         self.ready = True
-        self._role = None
+        if role is not None:
+            self._role = role
         self.refresh_bindings()
         while len(self.screen_stack) > 2:
             self.pop_screen()
@@ -127,7 +131,8 @@ class VillageBookApp(App[None]):
         return entry is not None and self.node_role() in entry.roles
 
     def node_role(self) -> str:
-        """This node's role, read once from the home (cached until set-up changes it)."""
+        """This node's role: told by the home's first read or by set-up, and read from
+        the home here only if neither has."""
         if self._role is None:
             from villagebook.store.node import Store
 
