@@ -228,21 +228,3 @@ def test_a_deleted_record_never_comes_back(village: Store) -> None:
         outcome = changelog.apply(conn, old_changes)
     assert outcome.new == 0 and outcome.duplicate == len(old_changes)
     assert village.conn.execute("SELECT count(*) FROM innovation_case").fetchone()[0] == 0
-
-
-def test_a_township_cannot_decide_the_same_case_twice(tmp_path: Path) -> None:
-    from tests.conftest import TOWNSHIP, make_node
-    from villagebook.domain.enums import ReviewDecision, Role
-    from villagebook.services.errors import Refused
-
-    township = make_node(tmp_path / "t", Role.TOWNSHIP, TOWNSHIP)
-    from villagebook.services import demo
-
-    demo.generate(township, cases=40, problems=0, seed=3)
-    submitted = township.conn.execute(
-        "SELECT id FROM innovation_case WHERE status = 'submitted' LIMIT 1").fetchone()[0]
-    cases.review_case(township, submitted, ReviewDecision.APPROVE, "", "周科长")
-    with pytest.raises(Refused):
-        cases.review_case(township, submitted, ReviewDecision.APPROVE, "", "周科长")
-    assert len(cases.reviews_of(township, submitted)) == 1
-    township.close()
