@@ -3,14 +3,18 @@ and a forger that signs whatever a hostile test needs with a real key."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, make_node, run_cli
 from villagebook.domain.enums import Role
@@ -127,3 +131,11 @@ def refused(township: Store, bundle: Path, *reason: str) -> None:
     assert line.startswith(f"Rejected {bundle.name}: "), line
     assert any(text in line for text in reason), line
     assert state(township) == before
+
+
+def full_at_the_manifest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stick that fills up when a bundle's manifest is written (ENOSPC)."""
+    def writestr(self: zipfile.ZipFile, *args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", writestr)

@@ -16,7 +16,6 @@ import os
 import shutil
 import sqlite3
 import sys
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Result, run_cli
-from tests.sync_helpers import CASE, send, three_nodes
+from tests.sync_helpers import CASE, full_at_the_manifest, send, three_nodes
 from villagebook.cli import main
 from villagebook.services import cases
 from villagebook.store import db
@@ -196,13 +195,6 @@ def _full_in_the_payload(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(export_module, "_write_own", write_own)
 
 
-def _full_at_the_manifest(monkeypatch: pytest.MonkeyPatch) -> None:
-    def writestr(self: zipfile.ZipFile, *args: Any, **kwargs: Any) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(zipfile.ZipFile, "writestr", writestr)
-
-
 def _full_at_the_flush(monkeypatch: pytest.MonkeyPatch) -> None:
     # Delayed allocation: the writes went into the cache, the flush finds no room.
     def fsync(fd: int) -> None:
@@ -211,7 +203,7 @@ def _full_at_the_flush(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(export_module.os, "fsync", fsync)
 
 
-@pytest.mark.parametrize("fill", [_full_in_the_payload, _full_at_the_manifest,
+@pytest.mark.parametrize("fill", [_full_in_the_payload, full_at_the_manifest,
                                   _full_at_the_flush])
 @pytest.mark.parametrize(("lang", "needle"), [("en", "no bundle was written"),
                                               ("zh", "没有写入任何数据包")])

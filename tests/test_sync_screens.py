@@ -3,9 +3,6 @@ homes with real bundles."""
 
 from __future__ import annotations
 
-import errno
-import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +13,7 @@ from textual.widgets import DataTable, Input, ProgressBar, Static
 
 from tests.conftest import VILLAGE, make_node
 from tests.pilot import Harness, settle
-from tests.sync_helpers import CASE, introduce, send, three_nodes
+from tests.sync_helpers import CASE, full_at_the_manifest, introduce, send, three_nodes
 from villagebook.domain.enums import Role
 from villagebook.screens.conflicts_screen import ConflictsScreen
 from villagebook.screens.keys_screen import KeysScreen
@@ -74,11 +71,7 @@ async def test_the_sync_screen_says_in_chinese_when_the_stick_is_full(
     with three_nodes(tmp_path) as n:
         cases.create_case(n.village, CASE)
         village = n.village.home
-
-    def writestr(self: zipfile.ZipFile, *args: Any, **kwargs: Any) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(zipfile.ZipFile, "writestr", writestr)
+    full_at_the_manifest(monkeypatch)
     app = Harness(lambda: SyncScreen(village, stick))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f2")
