@@ -85,7 +85,6 @@ async def tour(pilot):
         await pilot.press("end")
         await wait_rows(pilot, lambda: not table.page.more_after)
         ended = time.perf_counter() - start
-        start = time.perf_counter()
         await pilot.press("up")
         await wait_rows(pilot, lambda: table.cursor_row < table.row_count - 1)
         figures += [opened, ended, table.total]

@@ -35,6 +35,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -135,13 +136,12 @@ def _timed_write(target: Path, write: Callable[[sqlite3.Connection], object],
     return elapsed
 
 
-def _timed_index(home: Path, target: Path) -> tuple[float, int]:
-    """Time indexing a merged node's search documents into an empty database."""
+def _search_docs(home: Path) -> list[search_index.SearchDoc]:
+    """A merged node's search documents, as the index was given them."""
     with Store(home) as store:
-        docs = [search_index.SearchDoc(kind, record_id, title, body) for kind, record_id, title,
+        return [search_index.SearchDoc(kind, record_id, title, body) for kind, record_id, title,
                 body in store.conn.execute("SELECT kind, record_id, title, norm_body "
                                            "FROM search_doc ORDER BY docid")]
-    return _timed_write(target, lambda conn: search_index.index_documents(conn, docs)), len(docs)
 
 
 def _timed_merge(home: Path, bundle: Path) -> tuple[float, str]:
@@ -210,17 +210,20 @@ def run(changes: int, workdir: Path) -> dict[str, float]:
     # moments apart on a machine whose speed drifts; the median of the runs is kept.
     raw = _Raw.read(village)
     merges, raw_sets, raw_records, indexes = [], [], [], []
-    for run in range(RUNS):
-        home = township if run == RUNS - 1 else root / f"township-run{run}"
-        if home != township:
+    docs: list[search_index.SearchDoc] = []
+    for turn in range(RUNS):
+        last = turn == RUNS - 1
+        home = township if last else root / f"township-run{turn}"
+        if not last:
             shutil.copytree(spare, home)
         merge_one, status = _timed_merge(home, result.path)
         merges.append(merge_one)
-        raw_records.append(raw.insert_records(root / f"records-{run}.db"))
-        raw_sets.append(raw.insert_sets(root / f"sets-{run}.db"))
-        index_one, documents = _timed_index(home, root / f"index-{run}.db")
-        indexes.append(index_one)
-        if home != township:
+        raw_records.append(raw.insert_records(root / f"records-{turn}.db"))
+        raw_sets.append(raw.insert_sets(root / f"sets-{turn}.db"))
+        docs = docs or _search_docs(home)  # the same documents after every merge
+        indexes.append(_timed_write(root / f"index-{turn}.db",
+                                    partial(search_index.index_documents, docs=docs)))
+        if not last:
             shutil.rmtree(home)
     merge_s, raw_s, raw_records_s, index_s = map(statistics.median,
                                                  (merges, raw_sets, raw_records, indexes))
@@ -244,7 +247,7 @@ def run(changes: int, workdir: Path) -> dict[str, float]:
     print(f"  raw executemany of the {result.sets:,} packed change-set rows the store keeps: "
           f"{raw_s:6.2f} s -> merge/raw = {merge_s / raw_s:.2f}x (the floor: the merge also "
           f"writes the record tables and the search index)")
-    print(f"  of which search indexing: the {documents:,} search documents indexed into an "
+    print(f"  of which search indexing: the {len(docs):,} search documents indexed into an "
           f"empty database take {index_s:6.2f} s, {index_share:.0%} of a merge (median of "
           f"the per-run shares)")
     print(f"  re-merge: {remerge_s:6.3f} s [{again}] -> re-merge/merge = "
