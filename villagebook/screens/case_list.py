@@ -11,19 +11,13 @@ from villagebook.domain.enums import CaseStatus, Choice, Direction
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.paged_table import RowFormatter
 from villagebook.screens.widgets.record_list import RecordListScreen
-
-
-def _label(choices: type[Choice], code: str | None) -> str:
-    try:
-        return _(choices(code).label) if code else ""
-    except ValueError:
-        return code or ""
+from villagebook.services.explain import display_value
 
 
 def case_cells(row: dict[str, Any], _overdue: bool) -> list[Any]:
     """The cells of one case row."""
-    return [row["title"], _label(CaseStatus, row["status"]),
-            _label(Direction, row["direction"]), row["start_date"] or "",
+    return [row["title"], display_value("case", "status", row["status"]),
+            display_value("case", "direction", row["direction"]), row["start_date"] or "",
             row["lead_person"] or ""]
 
 

@@ -10,9 +10,9 @@ from textual.binding import Binding, BindingType
 
 from villagebook.domain.enums import Choice, ProblemCategory, ProblemStatus, Urgency
 from villagebook.i18n import N_, _
-from villagebook.screens.case_list import _label
 from villagebook.screens.widgets.paged_table import RowFormatter
 from villagebook.screens.widgets.record_list import RecordListScreen
+from villagebook.services.explain import display_value
 from villagebook.services.messages import safe_text
 
 
@@ -22,10 +22,10 @@ def problem_cells(row: dict[str, Any], overdue: bool) -> list[Any]:
     if overdue:
         deadline = Text(_("{date} overdue").format(date=safe_text(row["deadline"])),
                         style="bold red")
-    urgency = Text(_label(Urgency, row["urgency"]),
+    urgency = Text(display_value("problem", "urgency", row["urgency"]),
                    style="bold" if row["urgency"] == Urgency.HIGH.value else "")
-    return [row["title"], _label(ProblemStatus, row["status"]), urgency,
-            _label(ProblemCategory, row["category"]), deadline,
+    return [row["title"], display_value("problem", "status", row["status"]), urgency,
+            display_value("problem", "category", row["category"]), deadline,
             row["responsible_person"] or ""]
 
 
