@@ -1,4 +1,4 @@
-"""Ask for a short text (a follow-up, a resolution, a case id): dismisses with the
+"""Ask for a short text (a follow-up note, a resolution): dismisses with the
 text, or None when cancelled. `ctrl+s` confirms (Enter makes a new line)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static, TextArea
+from textual.widgets import Static, TextArea
 
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bindings import translate_bindings
@@ -26,41 +26,26 @@ class TextPromptDialog(ModalScreen[str | None]):
                 tooltip=N_("Close without saving")),
     ]
 
-    def __init__(self, question: str, *, multiline: bool = True, initial: str = "") -> None:
+    def __init__(self, question: str, *, initial: str = "") -> None:
         super().__init__()
         translate_bindings(self)
         self.question = question
-        self.multiline = multiline
         self.initial = initial
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text(self.question))
-            if self.multiline:
-                yield TextArea(self.initial, id="answer", soft_wrap=True)
-                yield Static(Text(_("Ctrl+S to save, Esc to cancel")), classes="hint")
-            else:
-                yield Input(self.initial, id="answer")
-                yield Static(Text(_("Enter to confirm, Esc to cancel")), classes="hint")
+            yield TextArea(self.initial, id="answer", soft_wrap=True)
+            yield Static(Text(_("Ctrl+S to save, Esc to cancel")), classes="hint")
             yield Static("", id="problem", classes="form-problem")
 
     def on_mount(self) -> None:
         """Type at once."""
         self.query_one("#answer").focus()
 
-    def _value(self) -> str:
-        widget = self.query_one("#answer")
-        return (widget.text if isinstance(widget, TextArea) else widget.value  # type: ignore[attr-defined]
-                ).strip()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        """Enter confirms a one-line answer."""
-        event.stop()
-        self.action_confirm()
-
     def action_confirm(self) -> None:
         """Confirm a non-empty answer."""
-        value = self._value()
+        value = self.query_one("#answer", TextArea).text.strip()
         if not value:
             self.query_one("#problem", Static).update(Text(_("Please write something first")))
             return
