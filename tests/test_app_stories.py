@@ -411,7 +411,16 @@ async def test_a_case_links_a_ledger_problem_found_by_its_title(village: Store) 
         await settle(pilot)
         await pilot.press("down", "enter")
         await pilot.pause()
-        assert app.screen.query_one("#field-linked_problem_ids", Input).value == problem_id
+        linked = app.screen.query_one("#field-linked_problem_ids", Input)
+        assert linked.value == problem_id
+        linked.value = f"{problem_id}、"  # as typed with a Chinese list separator
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        await type_text(pilot, "路灯")
+        await settle(pilot)
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert linked.value.count(problem_id) == 1, "picked again: not added twice"
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert screen_name(pilot) == "DashboardScreen"

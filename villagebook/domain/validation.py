@@ -104,7 +104,8 @@ def _parse_choice(spec: Field, raw: object) -> str:
     return code
 
 
-def _split_list(raw: object) -> list[str]:
+def split_list(raw: object) -> list[str]:
+    """The parts of a list as people type it (commas, 、, semicolons, slashes or lines)."""
     if isinstance(raw, str):
         return [part.strip() for part in _LIST_SEPARATORS.split(raw) if part.strip()]
     if isinstance(raw, Iterable):
@@ -183,7 +184,7 @@ def _parse(spec: Field, raw: object) -> Any:
     if spec.kind is Kind.CHOICE:
         return _parse_choice(spec, raw)
     if spec.kind is Kind.CHOICES:
-        codes = {_parse_choice(spec, part) for part in _split_list(raw)}
+        codes = {_parse_choice(spec, part) for part in split_list(raw)}
         assert spec.choices is not None
         return [code for code in spec.choices.codes() if code in codes]
     if spec.kind is Kind.BOOL:
@@ -193,7 +194,7 @@ def _parse(spec: Field, raw: object) -> Any:
     if spec.kind is Kind.REF:
         return _parse_ref(raw)
     if spec.kind is Kind.REFS:
-        return sorted({_parse_ref(part) for part in _split_list(raw)})
+        return sorted({_parse_ref(part) for part in split_list(raw)})
     raise AssertionError(spec.kind)
 
 

@@ -26,13 +26,14 @@ class CaseFormScreen(RecordFormScreen):
 
     def action_link_problem(self) -> None:
         """Pick a ledger problem and add its id to the linked problems."""
+        from villagebook.domain.validation import split_list
         from villagebook.screens.record_picker import RecordPickerDialog
 
         def chosen(problem_id: str | None) -> None:
             if not problem_id:
                 return
             field = self.query_one("#field-linked_problem_ids", Input)
-            ids = [part.strip() for part in field.value.split(",") if part.strip()]
+            ids = split_list(field.value)
             if problem_id not in ids:
                 field.value = ", ".join([*ids, problem_id])
             field.focus()
