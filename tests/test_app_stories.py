@@ -226,7 +226,8 @@ async def test_first_run_sets_the_laptop_up(tmp_path: Path) -> None:
         await settle(pilot)
         # No parent: refused, with the reason on screen.
         assert screen_name(pilot) == "SetupScreen"
-        assert screen.query_one("#setup-problem", Static).render().plain  # type: ignore[union-attr]
+        problem = screen.query_one("#setup-problem", Static).render().plain  # type: ignore[union-attr]
+        assert problem.startswith("村/社区或科室站所节点需要填写上级单位代码"), problem
         screen.query_one("#parent-code", Input).value = "320117100000"
         await pilot.press("ctrl+s")
         await settle(pilot)

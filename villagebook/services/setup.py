@@ -35,7 +35,7 @@ def init_node(
                       unit=store.node.unit_code)
     kind = kind or _KIND_OF_ROLE[role]
     if role is not Role.DISTRICT and not parent_code:
-        raise Refused("A {role} node needs its parent unit's code (--parent)", role=role.value)
+        raise Refused("A {role} node needs its parent unit's code (--parent)", role=role)
     if role is Role.DISTRICT and parent_code:
         raise Refused("A district node has no parent unit")
     if parent_code is not None and not UNIT_CODE.match(parent_code):
