@@ -137,18 +137,22 @@ def test_verify_checks_without_changing_anything(tmp_path: Path) -> None:
 def test_concurrent_edits_of_one_field_are_queued_and_resolved_by_a_person(
         tmp_path: Path) -> None:
     with three_nodes(tmp_path) as n:
-        # A second laptop of the same village, trusted by the township.
+        # A second laptop of the same village: the two laptops trust each other (the
+        # first one hands the second over), and the second trusts the township. The
+        # township learns the second laptop from the first one's bundle.
         from tests.conftest import make_node
         from tests.sync_helpers import introduce
         from villagebook.domain.enums import Role
 
         laptop = make_node(tmp_path / "laptop2", Role.VILLAGE, VILLAGE)
-        introduce(n.township, laptop)
+        introduce(n.village, laptop)
+        introduce(laptop, n.village)
         introduce(laptop, n.township)
         try:
             case_id = cases.create_case(n.village, CASE)
-            merge_file(n.township, send(n.village, tmp_path / "a"))
-            merge_file(laptop, send(n.township, tmp_path / "b", VILLAGE[0]))
+            assert merge_file(n.township, send(n.village, tmp_path / "a")).status == "merged"
+            down = merge_file(laptop, send(n.township, tmp_path / "b", VILLAGE[0]))
+            assert down.status == "merged", down.error
             cases.update_case(n.village, case_id, {"title": "甲的标题", "results": "节省3天"})
             cases.update_case(laptop, case_id, {"title": "乙的标题"})
             merge_file(n.township, send(n.village, tmp_path / "c"))

@@ -214,6 +214,10 @@ class SyncKey(SQLModel, table=True):
     enrolled_by: str | None = None
     trusted_at: str
     revoked_at: str | None = None
+    #: For a device of a unit that already had one: the key id of the device of the
+    #: same unit that handed it over, and its minisign signature of the hand-over.
+    handover_by: str | None = None
+    handover: str | None = None
 
 
 class SyncSegment(SQLModel, table=True):

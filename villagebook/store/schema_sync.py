@@ -78,7 +78,15 @@ def _acks_per_device(conn: sqlite3.Connection) -> None:
     run_script(conn, _V2_ACKS)
 
 
+def _device_hand_overs(conn: sqlite3.Connection) -> None:
+    # A device of a unit is vouched for by the unit itself: a signed hand-over from one
+    # of its devices, kept with the key so that it can travel on (see docs/SYNC.md).
+    run_script(conn, "ALTER TABLE sync_key ADD COLUMN handover_by VARCHAR;"
+                     "ALTER TABLE sync_key ADD COLUMN handover VARCHAR")
+
+
 STEPS: tuple[Step, ...] = (
     ("sync-1-keys-segments-peers", _tables),
     ("sync-2-acks-per-device", _acks_per_device),
+    ("sync-3-device-hand-overs", _device_hand_overs),
 )

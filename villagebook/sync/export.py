@@ -224,12 +224,16 @@ def _own_lines(store: Store, mine: trust.TrustedKey, hierarchy: trust.Hierarchy,
 def _segments_to_relay(store: Store, receiver: str, upward: bool, peer: _Peer, full: bool,
                        hierarchy: trust.Hierarchy) -> list[tuple[str, str, str]]:
     node = store.node
+    # Only segments of keys the receiver can come to trust: a device nobody of its
+    # unit handed over would make the receiver refuse the whole bundle.
+    vouched = trust.vouchable_keys(store)
     rows = store.conn.execute(
-        "SELECT s.segment_id, s.origin_unit, s.bundle_file, s.prefix FROM sync_segment s "
-        "JOIN sync_key k ON k.key_id = s.key_id WHERE k.revoked_at IS NULL "
-        "ORDER BY s.segment_id")
+        "SELECT s.segment_id, s.key_id, s.origin_unit, s.bundle_file, s.prefix "
+        "FROM sync_segment s ORDER BY s.segment_id")
     chosen = []
-    for segment, origin, bundle_file, prefix in rows:
+    for segment, key_id, origin, bundle_file, prefix in rows:
+        if key_id not in vouched:
+            continue
         # Up: everything from below us. Down: what came from above us, and what other
         # devices of the receiver's own unit (or units under it) wrote.
         inside = hierarchy.below(origin, node.unit_code) if upward else (
@@ -272,11 +276,18 @@ def _manifest(store: Store, mine: trust.TrustedKey, receiver: str, seq: int,
         "payload": {"name": fmt.PAYLOAD, "size": payload.size, "sha256": payload.sha256,
                     "sets": payload.sets, "changes": payload.changes},
         "relayed": relayed,
-        "enrolments": [{"key": e.key, "unit": e.unit, "parent": e.parent, "role": e.role}
-                       for e in trust.enrolments_for(store, receiver)],
+        "enrolments": [_enrolment(e) for e in trust.enrolments_for(store, receiver)],
         "revocations": trust.revocations_for(store),
         "acks": held_streams(store.conn, mine.key_id),
     }
+
+
+def _enrolment(enrolment: fmt.Enrolment) -> dict[str, str | None]:
+    listed = {"key": enrolment.key, "unit": enrolment.unit, "parent": enrolment.parent,
+              "role": enrolment.role}
+    if enrolment.handover is not None:
+        listed["handover"] = enrolment.handover
+    return listed
 
 
 def held_streams(conn: sqlite3.Connection, own_key_id: str) -> dict[str, list[list[int]]]:

@@ -35,6 +35,7 @@ MAX_PAYLOAD_BYTES = 2 << 30
 MAX_TOTAL_BYTES = 8 << 30
 MAX_RATIO = 400
 MAX_LINE_BYTES = 1 << 20
+MAX_HANDOVER_TEXT = 1024
 
 UNIT = re.compile(r"^\d{12}$")
 KEY_ID = re.compile(r"^[0-9A-F]{16}$")
@@ -85,12 +86,14 @@ class Relayed:
 
 @dataclass(frozen=True)
 class Enrolment:
-    """A key vouched for by the sender: a unit under it, or the sender's parent."""
+    """A key vouched for by the sender: a unit under it, the sender's parent, or
+    another device of a unit, with that unit's hand-over (see `sync.handover`)."""
 
     key: str
     unit: str
     parent: str | None
     role: str
+    handover: str | None = None
 
 
 @dataclass(frozen=True)
@@ -213,8 +216,12 @@ def _enrolment(item: object) -> Enrolment:
     parent = item.get("parent")
     if parent is not None and not (isinstance(parent, str) and UNIT.match(parent)):
         raise _bad("enrolments")
+    handover = item.get("handover")
+    if handover is not None and not (isinstance(handover, str)
+                                     and len(handover) <= MAX_HANDOVER_TEXT):
+        raise _bad("enrolments")
     return Enrolment(_get(item, "key", str)[:200], _get(item, "unit", str, UNIT), parent,
-                     _role(_get(item, "role", str)))
+                     _role(_get(item, "role", str)), handover)
 
 
 def _revocation(item: object) -> str:

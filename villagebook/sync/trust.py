@@ -3,7 +3,9 @@ this node believes in.
 
 A key is trusted *directly* (`keys trust FILE --unit CODE`, after comparing
 fingerprints by phone) or *enrolled*: a trusted township's bundle vouches for
-its villages' keys (and for the district's key, towards its villages). Revoked
+its villages' keys (and for the district's key, towards its villages). A unit's
+further devices need more than their parent's word: a hand-over signed by a
+device of the same unit (`sync.handover`). Revoked
 keys stay listed, marked, so their later bundles are refused by name. The
 hierarchy used for authorisation (who is whose parent, who is the district)
 comes from here and from this node's own unit, never from record data alone.
@@ -19,12 +21,13 @@ from villagebook.i18n import N_
 from villagebook.services.errors import Refused
 from villagebook.store.node import Store, system_now
 from villagebook.sync import format as fmt
+from villagebook.sync import handover
 from villagebook.sync.errors import BundleRejected
-from villagebook.sync.identity import load_public_key
+from villagebook.sync.identity import load_public_key, load_secret_key
 from villagebook.sync.minisign import KeyFormatError, PublicKey
 
 _COLUMNS = ("key_id, public_key, unit_code, parent_code, role, device_id, enrolled_by, "
-            "trusted_at, revoked_at")
+            "trusted_at, revoked_at, handover_by, handover")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class TrustedKey:
     enrolled_by: str | None = None
     trusted_at: str = ""
     revoked_at: str | None = None
+    handover_by: str | None = None
+    handover: str | None = None
     own: bool = False
 
     @property
@@ -55,7 +60,7 @@ class TrustedKey:
 
 def _row_key(row: tuple[str, ...]) -> TrustedKey:
     return TrustedKey(row[0], PublicKey.from_text(row[1]), row[2], row[3], row[4], row[5],
-                      row[6], row[7], row[8])
+                      row[6], row[7], row[8], row[9], row[10])
 
 
 def own_parent(conn: sqlite3.Connection, unit: str) -> str | None:
@@ -107,23 +112,46 @@ def trust_key(store: Store, public: PublicKey, unit: str) -> TrustedKey:
     parent = own_parent(store.conn, node.unit_code)
     if public.key_id_hex == own_key(store).key_id:
         raise Refused("This is this node's own key")
+    known = _known_place(store.conn, unit)
     if unit == node.unit_code:
         role, unit_parent = node.role.value, parent
+    elif known is not None:
+        role, unit_parent = known  # e.g. the district trusting a village's new laptop
     elif unit == parent:
         role, unit_parent = fmt.ROLES[level + 1], None
     elif level == 0:
         role, unit_parent = fmt.ROLES[2], None  # a village may trust its district directly
     else:
         role, unit_parent = fmt.ROLES[level - 1], node.unit_code
+    # Another laptop of this node's own unit: hand it over, so that the unit's
+    # neighbours can tell it from a key the township made up (docs/SYNC.md).
+    signature = handover.sign_handover(load_secret_key(store.home), unit, public) \
+        if unit == node.unit_code else None
+    by = own_key(store).key_id if signature else None
     with store.transaction() as conn:
         found = find_key(store, public.key_id_hex)
         if found is not None:
             _check_same(found, unit)
-            return found
+            if signature and found.handover is None:
+                _store_handover(conn, found.key_id, by, signature)
+            return find_key(store, found.key_id) or found
         key = TrustedKey(public.key_id_hex, public, unit, unit_parent, role,
-                         trusted_at=_now())
+                         trusted_at=_now(), handover_by=by, handover=signature)
         _insert(conn, key)
     return key
+
+
+def _known_place(conn: sqlite3.Connection, unit: str) -> tuple[str, str | None] | None:
+    """The role and parent this node already holds for `unit`, from any of its keys."""
+    row = conn.execute("SELECT role, parent_code FROM sync_key WHERE unit_code = ? "
+                       "ORDER BY parent_code IS NULL, rowid LIMIT 1", (unit,)).fetchone()
+    return (str(row[0]), row[1]) if row else None
+
+
+def _store_handover(conn: sqlite3.Connection, key_id: str, by: str | None,
+                    signature: str) -> None:
+    conn.execute("UPDATE sync_key SET handover_by = ?, handover = ? WHERE key_id = ?",
+                 (by, signature, key_id))
 
 
 def _check_same(found: TrustedKey, unit: str) -> None:
@@ -136,9 +164,9 @@ def _check_same(found: TrustedKey, unit: str) -> None:
 
 def _insert(conn: sqlite3.Connection, key: TrustedKey) -> None:
     conn.execute(
-        f"INSERT INTO sync_key ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO sync_key ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (key.key_id, key.public_key.base64(), key.unit, key.parent, key.role, key.device_id,
-         key.enrolled_by, key.trusted_at, key.revoked_at),
+         key.enrolled_by, key.trusted_at, key.revoked_at, key.handover_by, key.handover),
     )
 
 
@@ -165,24 +193,23 @@ def revoke_key(store: Store, key_id: str) -> TrustedKey:
 def accept_enrolment(store: Store, sender: TrustedKey, enrolment: fmt.Enrolment) -> None:
     """Record a key the sender vouches for, if it may (inside the merge's transaction).
 
-    A sender enrols units directly under it (a township its villages), and,
-    towards its own children only, its parent (the district). Anything else is
-    ignored. A key already known for another unit rejects the bundle.
+    A sender enrols units directly under it (a township its villages), towards
+    its own children only its parent (the district), and other devices of its
+    own unit. Anything else is ignored. A parent's word is enough only for a
+    unit's first key here: a further device of a unit, and any device of this
+    node's own unit, needs a valid hand-over signed by a trusted device of that
+    unit, or the bundle is refused (`no_handover`). A key already known for
+    another unit rejects the bundle.
     """
-    node = store.node
-    level = fmt.ROLES.index(enrolment.role)
-    from_parent = sender.unit == own_parent(store.conn, node.unit_code)
-    child = enrolment.parent == sender.unit and level == sender.level - 1 and \
-        (enrolment.unit != node.unit_code or from_parent)
-    upward = from_parent and level == sender.level + 1
-    if not (child or upward):
+    route = _route(store, sender, enrolment)
+    if route is None:
         return
     try:
         public = PublicKey.from_text(enrolment.key)
     except KeyFormatError:
         raise BundleRejected("bad_manifest", N_("The bundle's manifest is invalid ({what})"),
                              what="enrolments") from None
-    if child:
+    if route == "child":
         _check_same_parent(store, enrolment.unit, sender.unit)
     found = find_key(store, public.key_id_hex)
     if found is not None:
@@ -190,13 +217,66 @@ def accept_enrolment(store: Store, sender: TrustedKey, enrolment: fmt.Enrolment)
             raise BundleRejected("conflicting_key", N_("The bundle vouches for key {key} as unit "
                                  "{unit}, but it is trusted here for unit {other}"),
                                  key=found.key_id, unit=enrolment.unit, other=found.unit)
+        _complete_handover(store, found, enrolment)
         return
-    _insert(store.conn, TrustedKey(public.key_id_hex, public, enrolment.unit,
-                                   sender.unit if child else None, enrolment.role,
-                                   enrolled_by=sender.key_id, trusted_at=_now()))
-    if upward:
+    by = _handed_over_by(store, public, enrolment)
+    if by is None and _needs_handover(store, sender, enrolment.unit):
+        raise BundleRejected("no_handover", N_("The bundle vouches for key {key} as a device of "
+                             "unit {unit}, but no trusted device of that unit handed it over"),
+                             key=public.key_id_hex, unit=enrolment.unit)
+    parent = {"child": sender.unit, "upward": None, "sibling": sender.parent}[route]
+    _insert(store.conn, TrustedKey(public.key_id_hex, public, enrolment.unit, parent,
+                                   enrolment.role, enrolled_by=sender.key_id, trusted_at=_now(),
+                                   handover_by=by, handover=enrolment.handover if by else None))
+    if route == "upward":
         store.conn.execute("UPDATE sync_key SET parent_code = ? WHERE unit_code = ? "
                            "AND parent_code IS NULL", (enrolment.unit, sender.unit))
+
+
+def _route(store: Store, sender: TrustedKey, enrolment: fmt.Enrolment) -> str | None:
+    """How the sender stands to the unit it vouches for: None if it may not."""
+    level = fmt.ROLES.index(enrolment.role)
+    if enrolment.unit == sender.unit:
+        return "sibling" if enrolment.role == sender.role else None
+    from_parent = sender.unit == own_parent(store.conn, store.node.unit_code)
+    if enrolment.parent == sender.unit and level == sender.level - 1 and \
+            (enrolment.unit != store.node.unit_code or from_parent):
+        return "child"
+    if from_parent and level == sender.level + 1:
+        return "upward"
+    return None
+
+
+def _needs_handover(store: Store, sender: TrustedKey, unit: str) -> bool:
+    """Whether only the unit itself may vouch for a new key of `unit` here: it is this
+    node's own unit, the sender's own, or a unit of which a trusted key is held."""
+    if unit in (store.node.unit_code, sender.unit):
+        return True
+    return store.conn.execute("SELECT 1 FROM sync_key WHERE unit_code = ? AND revoked_at "
+                              "IS NULL", (unit,)).fetchone() is not None
+
+
+def _handed_over_by(store: Store, public: PublicKey, enrolment: fmt.Enrolment) -> str | None:
+    """The trusted, unrevoked device of the unit whose valid hand-over the enrolment
+    carries, or None."""
+    if enrolment.handover is None:
+        return None
+    signer_id = handover.signer_of(enrolment.handover)
+    signer = find_key(store, signer_id) if signer_id else None
+    if signer is None or signer.revoked or signer.unit != enrolment.unit or \
+            not handover.is_valid(signer.public_key, enrolment.unit, public, enrolment.handover):
+        return None
+    return signer.key_id
+
+
+def _complete_handover(store: Store, found: TrustedKey, enrolment: fmt.Enrolment) -> None:
+    # A key trusted here without a hand-over (say, directly) keeps the first valid one
+    # that arrives, so that this node can show it to its own neighbours.
+    if found.own or found.handover is not None:
+        return
+    by = _handed_over_by(store, found.public_key, enrolment)
+    if by is not None and enrolment.handover is not None:
+        _store_handover(store.conn, found.key_id, by, enrolment.handover)
 
 
 def _check_same_parent(store: Store, unit: str, parent: str) -> None:
@@ -244,19 +324,43 @@ def _device_mismatch(device: str) -> BundleRejected:
 
 def enrolments_for(store: Store, receiver: str) -> list[fmt.Enrolment]:
     """What to vouch for in a bundle to `receiver`: our units' keys going up; our
-    parent's keys, and the keys of the receiver's other devices, going down."""
+    parent's keys, and the keys of the receiver's other devices, going down; our own
+    unit's other devices both ways. Only keys the receiver can accept travel: those
+    with a hand-over, and the first key of a unit other than ours and the receiver's
+    (a parent's word counts for a unit's first key only). Oldest first, so a
+    hand-over's signer arrives before the key it hands over."""
     node = store.node
     parent = own_parent(store.conn, node.unit_code)
     if receiver == parent:
-        rows = store.conn.execute(
-            "SELECT public_key, unit_code, role FROM sync_key WHERE parent_code = ? "
-            "AND revoked_at IS NULL ORDER BY key_id", (node.unit_code,))
-        return [fmt.Enrolment(key, unit, node.unit_code, role) for key, unit, role in rows]
-    rows = store.conn.execute(
-        "SELECT public_key, unit_code, role, parent_code FROM sync_key WHERE unit_code IN "
-        "(?, ?) AND revoked_at IS NULL ORDER BY key_id", (parent, receiver))
-    return [fmt.Enrolment(key, unit, unit_parent if unit == receiver else None, role)
-            for key, unit, role, unit_parent in rows]
+        where, params = "(parent_code = ? OR unit_code = ?)", (node.unit_code, node.unit_code)
+    else:
+        where, params = "unit_code IN (?, ?, ?)", (parent or "", receiver, node.unit_code)
+    rows = store.conn.execute(f"SELECT {_COLUMNS} FROM sync_key WHERE revoked_at IS NULL "
+                              f"AND {where} ORDER BY rowid", params)
+    vouched = vouchable_keys(store)
+    return [fmt.Enrolment(key.public_key.base64(), key.unit, key.parent, key.role,
+                          key.handover)
+            for key in map(_row_key, rows)
+            if key.key_id in vouched and (key.unit != receiver or key.handover)]
+
+
+def vouchable_keys(store: Store) -> set[str]:
+    """Unrevoked keys whose word this node can pass on: each with a hand-over, and
+    the first key of each unit other than this node's own (its parent's delegation).
+
+    A segment signed by any other key is not relayed: its receivers would not
+    accept the key (it is for the unit itself to hand it over).
+    """
+    own_unit = store.node.unit_code
+    first: set[str] = set()
+    chosen: set[str] = set()
+    for key_id, unit, signature in store.conn.execute(
+            "SELECT key_id, unit_code, handover FROM sync_key WHERE revoked_at IS NULL "
+            "ORDER BY rowid"):
+        if signature is not None or (unit != own_unit and unit not in first):
+            chosen.add(key_id)
+        first.add(unit)
+    return chosen
 
 
 def revocations_for(store: Store) -> list[str]:
