@@ -187,15 +187,16 @@ def keys_list(obj: Context, as_json: bool) -> None:
         found = list_keys(store)
     rows = [{"key_id": k.key_id, "unit": k.unit, "role": k.role, "parent": k.parent,
              "fingerprint": k.public_key.fingerprint(), "own": k.own,
-             "enrolled_by": k.enrolled_by, "trusted_at": k.trusted_at,
-             "revoked_at": k.revoked_at} for k in found]
+             "enrolled_by": k.enrolled_by, "handover_by": k.handover_by,
+             "trusted_at": k.trusted_at, "revoked_at": k.revoked_at} for k in found]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
     for row in rows:
         how = (_("this node") if row["own"] else
                _("revoked") if row["revoked_at"] else
-               _("enrolled by {key}").format(key=row["enrolled_by"]) if row["enrolled_by"]
+               _("handed over by {key}").format(key=row["handover_by"]) if row["handover_by"]
+               else _("enrolled by {key}").format(key=row["enrolled_by"]) if row["enrolled_by"]
                else _("trusted here"))
         click.echo(f"{row['key_id']}\t{row['unit']}\t{row['fingerprint']}\t{how}")
 
