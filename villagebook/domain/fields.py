@@ -83,6 +83,9 @@ class Entity:
     parent: tuple[str, str] | None = None
     #: The table's primary-key column; its value is the record id.
     key: str = "id"
+    #: Whether its records travel down to every unit under the district, not only to
+    #: the owner's line (a model case is there for the other units to adopt).
+    shared: bool = False
 
     def field(self, name: str) -> Field:
         """The field called `name`; KeyError if the entity has none."""
@@ -267,6 +270,7 @@ MODEL_CASE = Entity(
     label="Model case",
     owner_field=None,
     parent=("case_id", "case"),
+    shared=True,
     fields=(
         Field("case_id", "Case", Kind.REF, required=True, immutable=True),
         Field("citation", "Why it is a model", Kind.LONGTEXT, max_length=LONGTEXT_MAX),

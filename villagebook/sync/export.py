@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from villagebook.domain.fields import ENTITIES
 from villagebook.services.dashboard import LAST_EXPORT_SETTING
 from villagebook.services.errors import Refused
 from villagebook.store.changelog import encode
@@ -206,7 +207,7 @@ def _own_lines(store: Store, mine: trust.TrustedKey, hierarchy: trust.Hierarchy,
         "SELECT entity, record_id, hlc, unit, fields, replaces FROM change_set "
         "WHERE device_id = ? AND seq > ? ORDER BY seq", (mine.device_id, since))
     for entity, record_id, hlc, unit, fields_text, replaces_text in rows:
-        if not upward and not (hierarchy.below(unit, receiver)
+        if not upward and not (ENTITIES[entity].shared or hierarchy.below(unit, receiver)
                                or hierarchy.below(mine.unit, unit)):
             continue
         fields = {name: value for name, value in json.loads(fields_text).items()

@@ -21,6 +21,7 @@ from typing import Any
 
 from villagebook.domain.clock import DEFAULT_MAX_DRIFT_MS, ClockDriftError, physical
 from villagebook.domain.enums import Role
+from villagebook.domain.fields import ENTITIES
 from villagebook.i18n import N_
 from villagebook.services.errors import Refused
 from villagebook.store.changelog import ChangeSet, IndexQueue, MalformedChange, apply_sets
@@ -193,11 +194,12 @@ def _concerns(store: Store, hierarchy: trust.Hierarchy, change_set: ChangeSet) -
     A township relays its district's segments down unmodified, so a village
     receives the district's changes for every village (a neighbour's case
     marked scored). A village keeps only records of its own unit and of the
-    units above it (the district's rubric and model cases); the rest would
-    show as fragments of cases it never had. Townships and districts keep
-    everything they verified, since they relay it on.
+    units above it (the district's rubric), and shared ones (model cases, there
+    for every unit to adopt); the rest would show as fragments of cases it never
+    had. Townships and districts keep everything they verified, since they relay
+    it on.
     """
-    if store.node.role is not Role.VILLAGE:
+    if store.node.role is not Role.VILLAGE or ENTITIES[change_set.entity].shared:
         return True
     return hierarchy.below(store.node.unit_code, change_set.unit)
 
