@@ -11,8 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, make_node, run_cli
-from tests.sync_helpers import CASE, Nodes, change_line, forge, introduce, refused, send, \
-    three_nodes
+from tests.sync_helpers import (
+    CASE,
+    Nodes,
+    change_line,
+    forge,
+    introduce,
+    refused,
+    send,
+    three_nodes,
+)
 from villagebook.domain.enums import ReviewDecision, Role
 from villagebook.services import cases
 from villagebook.store.node import Store

@@ -29,11 +29,12 @@ def _under(parent: Store, root: Path, role: Role, unit: tuple[str, str, str]) ->
     return store
 
 
-def _model_from_baima(n: Store, township: Store, district: Store, root: Path) -> str:
+def _model_from_baima(village: Store, township: Store, district: Store, root: Path) -> str:
     """白马村's case is approved, reaches the district, and is marked as a model."""
-    case_id = cases.create_case(n, {**CASE, "measures": "每周两次走访", "results": "民意收集率翻倍"})
-    cases.submit_case(n, case_id)
-    _merged(township, send(n, root / "v-up"))
+    case_id = cases.create_case(village, {**CASE, "measures": "每周两次走访",
+                                          "results": "民意收集率翻倍"})
+    cases.submit_case(village, case_id)
+    _merged(township, send(village, root / "v-up"))
     cases.review_case(township, case_id, ReviewDecision.APPROVE, "做法可推广", "李镇长")
     _merged(district, send(township, root / "t-up"))
     evaluation.mark_model(district, case_id, "区创新办", "走访机制值得推广")

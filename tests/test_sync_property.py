@@ -33,7 +33,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     b = make_node(root / "b", Role.VILLAGE, VILLAGE)
     t = make_node(root / "t", Role.TOWNSHIP, TOWNSHIP)
     d = make_node(root / "d", Role.DISTRICT, DISTRICT)
-    for one, other in ((t, a), (t, b), (a, t), (b, t), (d, t), (t, d)):
+    # The two laptops of the village trust each other: each hands the other over, so
+    # the township relays one's segments to the other and up to the district.
+    for one, other in ((t, a), (t, b), (a, t), (b, t), (d, t), (t, d), (a, b), (b, a)):
         introduce(one, other)
     # Both laptops (and everyone) start from the same two cases, so that random edits
     # on the two laptops often touch the same field: true conflicts.

@@ -96,8 +96,11 @@ async def test_the_keys_screen_shows_every_fingerprint(tmp_path: Path) -> None:
 
 async def test_the_conflicts_screen_shows_both_sides_and_keeps_one(tmp_path: Path) -> None:
     with three_nodes(tmp_path) as n:
+        # The second laptop and the first trust each other (the first hands the second
+        # over to the township with its next bundle); the second trusts the township.
         laptop = make_node(tmp_path / "laptop2", Role.VILLAGE, VILLAGE)
-        introduce(n.township, laptop)
+        introduce(n.village, laptop)
+        introduce(laptop, n.village)
         introduce(laptop, n.township)
         case_id = cases.create_case(n.village, CASE)
         merge_file(n.township, send(n.village, tmp_path / "a"))

@@ -331,6 +331,7 @@ def enrolments_for(store: Store, receiver: str) -> list[fmt.Enrolment]:
     hand-over's signer arrives before the key it hands over."""
     node = store.node
     parent = own_parent(store.conn, node.unit_code)
+    params: tuple[str, ...]
     if receiver == parent:
         where, params = "(parent_code = ? OR unit_code = ?)", (node.unit_code, node.unit_code)
     else:
@@ -345,8 +346,9 @@ def enrolments_for(store: Store, receiver: str) -> list[fmt.Enrolment]:
 
 
 def vouchable_keys(store: Store) -> set[str]:
-    """Unrevoked keys whose word this node can pass on: each with a hand-over, and
-    the first key of each unit other than this node's own (its parent's delegation).
+    """Unrevoked keys whose word this node can pass on: each with a hand-over by a
+    key not revoked here, and the first key of each unit other than this node's own
+    (its parent's delegation).
 
     A segment signed by any other key is not relayed: its receivers would not
     accept the key (it is for the unit itself to hand it over).
@@ -354,10 +356,11 @@ def vouchable_keys(store: Store) -> set[str]:
     own_unit = store.node.unit_code
     first: set[str] = set()
     chosen: set[str] = set()
-    for key_id, unit, signature in store.conn.execute(
-            "SELECT key_id, unit_code, handover FROM sync_key WHERE revoked_at IS NULL "
-            "ORDER BY rowid"):
-        if signature is not None or (unit != own_unit and unit not in first):
+    for key_id, unit, handed_over in store.conn.execute(
+            "SELECT k.key_id, k.unit_code, k.handover IS NOT NULL AND s.revoked_at IS NULL "
+            "FROM sync_key k LEFT JOIN sync_key s ON s.key_id = k.handover_by "
+            "WHERE k.revoked_at IS NULL ORDER BY k.rowid"):
+        if handed_over or (unit != own_unit and unit not in first):
             chosen.add(key_id)
         first.add(unit)
     return chosen
