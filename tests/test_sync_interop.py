@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TOWNSHIP, VILLAGE
-from tests.sync_helpers import CASE, send, three_nodes
-from villagebook.domain.enums import ReviewDecision
+from tests.conftest import TOWNSHIP, VILLAGE, make_node
+from tests.sync_helpers import CASE, introduce, send, three_nodes
+from villagebook.domain.enums import ReviewDecision, Role
 from villagebook.services import cases
 from villagebook.sync.identity import public_key_path
 from villagebook.sync.merge import merge_file
+from villagebook.sync.minisign import PublicKey
 
 MINISIGN = shutil.which("minisign")
 SHA256SUM = shutil.which("sha256sum")
@@ -71,3 +72,34 @@ def test_minisign_and_sha256sum_check_a_relayed_bundle(tmp_path: Path) -> None:
         [MINISIGN, "-V", "-p", str(township_key), "-m", "manifest.json", "-x",
          "manifest.minisig"], cwd=out, capture_output=True, check=False)
     assert tampered.returncode != 0
+
+
+def test_minisign_checks_a_hand_over_of_a_second_laptop(tmp_path: Path) -> None:
+    if not MINISIGN:
+        if os.environ.get("CI"):
+            pytest.fail("needs minisign (.ci/run installs it)")
+        pytest.skip("needs minisign")
+    assert MINISIGN
+    with three_nodes(tmp_path) as n:
+        laptop = make_node(tmp_path / "laptop2", Role.VILLAGE, VILLAGE)
+        introduce(n.village, laptop)
+        laptop.close()
+        bundle = send(n.village, tmp_path / "up")
+        first_key = public_key_path(n.village.home)
+    with zipfile.ZipFile(bundle) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    [enrolment] = manifest["enrolments"]
+    key = enrolment["key"]
+    line = f"villagebook-device {VILLAGE[0]} {key_id_of(key)} {key}"
+    (tmp_path / "line.txt").write_text(line, encoding="utf-8")
+    (tmp_path / "handover.minisig").write_text(enrolment["handover"], encoding="utf-8")
+    checked = subprocess.run(
+        [MINISIGN, "-V", "-H", "-p", str(first_key), "-m", "line.txt", "-x",
+         "handover.minisig"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
+    assert line in checked.stdout
+
+
+def key_id_of(key: str) -> str:
+    """A minisign public key's id as minisign prints it."""
+    return PublicKey.from_text(key).key_id_hex
