@@ -168,3 +168,25 @@ def test_a_real_second_laptop_handed_over_by_the_first_travels_everywhere(
             assert f"handed over by {own_key(n.village).key_id}" in listed
         finally:
             laptop.close()
+
+
+def test_a_laptop_handed_over_by_a_stolen_one_still_reaches_the_district(
+        tmp_path: Path) -> None:
+    with three_nodes(tmp_path) as n:
+        laptop = make_node(tmp_path / "laptop2", Role.VILLAGE, VILLAGE)
+        try:
+            introduce(n.village, laptop)
+            introduce(laptop, n.village)
+            introduce(laptop, n.township)
+            assert merge_file(n.township, send(n.village, tmp_path / "a")).status == "merged"
+            # The first laptop is stolen before the district ever heard of 白马村.
+            done = run_cli(n.township.home, "keys", "revoke", own_key(n.village).key_id)
+            assert done.code == 0, done.err
+            case_id = cases.create_case(laptop, CASE)
+            assert merge_file(n.township, send(laptop, tmp_path / "b")).status == "merged"
+            up = merge_file(n.district, send(n.township, tmp_path / "c"))
+            assert up.status == "merged", up.error
+            assert cases.get_case(n.district, case_id)["title"] == CASE["title"]
+            assert find_key(n.district, own_key(n.village).key_id) is None
+        finally:
+            laptop.close()
