@@ -70,7 +70,8 @@ class KeysScreen(ReportsFailedWorkers, Screen[None]):
         rows = []
         for key in keys:
             how = (_("this node") if key.own else _("revoked") if key.revoked else
-                   _("enrolled by {key}").format(key=key.enrolled_by) if key.enrolled_by
+                   _("handed over by {key}").format(key=key.handover_by) if key.handover_by
+                   else _("enrolled by {key}").format(key=key.enrolled_by) if key.enrolled_by
                    else _("trusted here"))
             unit = f"{names.get(key.unit, '')} {key.unit}".strip()
             rows.append((key.key_id, unit, key.public_key.fingerprint(), how))
