@@ -12,6 +12,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, Result, run_cli
 from tests.sync_helpers import CASE, three_nodes
 from villagebook.services import cases
@@ -140,3 +142,55 @@ def test_a_township_days_fast_is_held_aside_below_and_above_and_heals_itself(
     assert [c["status"] for c in dump(district)["cases"]] == ["approved"]
     assert cli(district, "clock", "--json", days=2).json()["held_aside"] == []
     assert DISTRICT[0] not in {h["origin"] for h in report["held_aside"]}
+
+
+def test_a_clock_far_past_what_the_node_heard_warns_on_every_write_but_refuses_nothing(
+        tmp_path: Path) -> None:
+    with three_nodes(tmp_path) as n:
+        record = cases.create_case(n.village, CASE)
+        village, township = n.village.home, n.township.home
+    merged(township, exported(village, 0), 0)
+    merged(village, exported(township, 0, "--to", VILLAGE[0]), 0)  # heard from the township
+    quiet = cli(village, "set", "case", record, "title=一周后", days=A_WEEK)
+    assert quiet.code == 0 and quiet.err == ""
+    ahead = cli(village, "set", "case", record, "title=明年", days=400)
+    assert ahead.code == 0, ahead
+    assert "days after the newest time heard from other nodes" in ahead.err
+    assert len(ahead.err.strip().splitlines()) == 1
+    told = cli(village, "clock", "--json", days=400).json()
+    assert told["verdict"] == "ahead" and told["seen"]
+    assert cli(village, "clock", days=400).out.count("\n") >= 4
+    # Read-only commands say nothing about it.
+    assert cli(village, "dump", "--json", days=400).err == ""
+
+
+def test_a_clock_set_back_behind_what_others_said_warns_and_re_dates_nothing(
+        tmp_path: Path) -> None:
+    with three_nodes(tmp_path) as n:
+        record = cases.create_case(n.village, CASE)
+        village, township = n.village.home, n.township.home
+    merged(township, exported(village, 0), 0)
+    merged(village, exported(township, 0, "--to", VILLAGE[0]), 0)
+    behind = cli(village, "set", "case", record, "title=去年", days=-365)
+    assert behind.code == 0, behind
+    assert "before the newest time heard from other nodes" in behind.err
+    assert "Re-dated" not in behind.err
+    assert cli(village, "clock", "--json", days=-365).json()["verdict"] == "behind"
+
+
+async def test_the_app_says_at_once_that_changes_were_re_dated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.pilot import settle
+    from villagebook.screens.app import make_app
+
+    with three_nodes(tmp_path) as n:
+        record = cases.create_case(n.village, CASE)
+        home = n.village.home
+    assert cli(home, "set", "case", record, "title=未来标题", days=TEN_YEARS).code == 0
+    monkeypatch.setenv("VILLAGEBOOK_NOW", at(A_WEEK)["VILLAGEBOOK_NOW"])
+    app = make_app(home, "en")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        messages = [note.message for note in app._notifications]
+    assert any(message.startswith("Re-dated 1 changes") for message in messages), messages
+    assert cli(home, "clock", "--json", days=A_WEEK).json()["verdict"] == "ok"

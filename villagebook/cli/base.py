@@ -57,13 +57,15 @@ class Context:
     def tell_clock(self) -> None:
         """After a command: one stderr line if its writes re-dated changes, or if they
         were stamped by a clock far ahead of what this node heard (exit code unchanged)."""
+        from villagebook.domain.clock import ClockVerdict
         from villagebook.services.clock import redated_notice, warning
 
         for store in self.opened:
+            reading = store.clock_at_write
             if store.redated:
                 click.echo(redated_notice(store.redated), err=True)
-            elif store.clock_at_write is not None:
-                text = warning(store.clock_at_write)
+            elif reading is not None and reading.verdict is not ClockVerdict.SET_BACK:
+                text = warning(reading)  # SET_BACK with nothing re-dated: already settled
                 if text:
                     click.echo(text, err=True)
 

@@ -66,9 +66,11 @@ class ClockVerdict(str, Enum):
     #: The wall clock runs far past the newest time heard from other nodes.
     AHEAD = "ahead"
     #: The node's own clock lies ahead of the wall clock: the laptop's clock ran ahead
-    #: and has been set right (or has been set back); its own changes dated ahead
-    #: are re-dated at the next write.
+    #: and has been set right; its own changes dated ahead are re-dated at the next write.
     SET_BACK = "set back"
+    #: The wall clock lies behind the newest time heard from other nodes: it is wrong
+    #: now (nothing is re-dated; received changes wait until it is set right).
+    BEHIND = "behind"
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,17 @@ class ClockReading:
 
 
 def judge(wall_ms: int, node_hlc: int, seen_hlc: int) -> ClockVerdict:
-    """The verdict on a wall clock, given the node's clock and the newest time seen."""
+    """The verdict on a wall clock, given the node's clock and the newest time seen.
+
+    Only applied timestamps count as seen, and those were within the drift bound of
+    this laptop's clock when they arrived: a wall clock now more than the bound
+    behind them has been set back too far. A node clock ahead of a wall clock that
+    is not behind what others said means the laptop's clock ran ahead and is right
+    again. A wall clock far past the newest time heard may be ahead (or the node
+    has not merged for a long time: hence a wide margin, and only a warning).
+    """
+    if seen_hlc and physical(seen_hlc) > wall_ms + DEFAULT_MAX_DRIFT_MS:
+        return ClockVerdict.BEHIND
     if physical(node_hlc) > wall_ms + DEFAULT_MAX_DRIFT_MS:
         return ClockVerdict.SET_BACK
     if seen_hlc and wall_ms > physical(seen_hlc) + AHEAD_WARNING_MS:

@@ -36,6 +36,10 @@ def warning(reading: ClockReading) -> str | None:
                  "changes written while the clock was ahead are re-dated at the next save or "
                  "export").format(node=when(reading.node_hlc),
                                   now=wall_when(reading.wall_ms))
+    if verdict is ClockVerdict.BEHIND:
+        return _("This laptop's clock reads {now}, before the newest time heard from other "
+                 "nodes ({seen}); set it right: changes received meanwhile are held aside "
+                 "until then").format(now=wall_when(reading.wall_ms), seen=when(reading.seen_hlc))
     return None
 
 

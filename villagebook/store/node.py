@@ -152,16 +152,17 @@ class Store:
         return stamp
 
     def settle_clock(self) -> int:
-        """If this node's clock lies more than the drift bound ahead of the wall clock,
-        re-date this device's own changes stamped ahead of now (new changes with the
-        same values that replace them, so nothing is lost and receivers that held the
-        old ones aside see one value) and bring the clock back to the wall clock.
+        """If this node's clock lies more than the drift bound ahead of the wall clock
+        (and the wall clock is not behind the newest time heard from others), re-date
+        this device's own changes stamped ahead of now (new changes with the same
+        values that replace them, so nothing is lost and receivers that held the old
+        ones aside see one value) and bring the clock back to the wall clock.
 
         Call inside a write transaction; returns how many change sets were re-dated.
         """
         wall = self._wall_ms()
-        if judge(wall, self._clock().last, 0) is not ClockVerdict.SET_BACK:
-            return 0
+        if judge(wall, self._clock().last, self.seen_hlc()) is not ClockVerdict.SET_BACK:
+            return 0  # the common case, or a clock now behind: that must be set right first
         from villagebook.store.redate import redate_future
 
         count, last = redate_future(self.conn, self.node.device_id, wall)
