@@ -12,14 +12,23 @@ from villagebook.i18n import _
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@click.option("--redate", is_flag=True,
+              help="Re-date this device's changes dated ahead of this laptop's clock now, "
+                   "even though other nodes' times lie ahead too (they were wrong as well).")
 @pass_context
-def clock(obj: Context, as_json: bool) -> None:
-    """This laptop's clock, the node's clock, the newest time heard from others."""
+def clock(obj: Context, as_json: bool, redate: bool) -> None:
+    """This laptop's clock, the node's clock, the newest time heard from others.
+
+    Changes nothing, except with --redate.
+    """
     from villagebook.services.clock import wall_when, warning, when
     from villagebook.services.messages import safe_text
     from villagebook.sync.quarantine import groups, held_sentence
 
     with user_errors(), obj.open() as store:
+        if redate:
+            with store.transaction():
+                store.settle_clock(force=True)  # told on stderr after the command
         reading = store.clock_reading()
         held = groups(store.conn)
         names = {code: name for code, name in store.conn.execute("SELECT code, name FROM unit")}

@@ -38,8 +38,9 @@ def warning(reading: ClockReading) -> str | None:
                                   now=wall_when(reading.wall_ms))
     if verdict is ClockVerdict.BEHIND:
         return _("This laptop's clock reads {now}, before the newest time heard from other "
-                 "nodes ({seen}); set it right: changes received meanwhile are held aside "
-                 "until then").format(now=wall_when(reading.wall_ms), seen=when(reading.seen_hlc))
+                 "nodes ({seen}); set it right (changes received meanwhile are held aside). If "
+                 "it is right, those nodes ran ahead too: run villagebook clock --redate").format(
+            now=wall_when(reading.wall_ms), seen=when(reading.seen_hlc))
     return None
 
 

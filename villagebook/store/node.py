@@ -151,22 +151,28 @@ class Store:
         self.conn.execute("UPDATE node SET hlc = ? WHERE id = 1", (stamp + count - 1,))
         return stamp
 
-    def settle_clock(self) -> int:
+    def settle_clock(self, *, force: bool = False) -> int:
         """If this node's clock lies more than the drift bound ahead of the wall clock
         (and the wall clock is not behind the newest time heard from others), re-date
         this device's own changes stamped ahead of now (new changes with the same
         values that replace them, so nothing is lost and receivers that held the old
         ones aside see one value) and bring the clock back to the wall clock.
 
+        `force` re-dates even when the wall clock lies behind the newest time heard
+        (the way back when the laptops that were heard from ran ahead too); the
+        newest time heard then forgets what lies ahead of the wall clock.
         Call inside a write transaction; returns how many change sets were re-dated.
         """
         wall = self._wall_ms()
-        if judge(wall, self._clock().last, self.seen_hlc()) is not ClockVerdict.SET_BACK:
+        verdict = judge(wall, self._clock().last, self.seen_hlc())
+        if verdict is not ClockVerdict.SET_BACK and not (force and verdict is ClockVerdict.BEHIND):
             return 0  # the common case, or a clock now behind: that must be set right first
-        from villagebook.store.redate import redate_future
+        from villagebook.store.redate import newest_foreign, redate_future
 
         count, last = redate_future(self.conn, self.node.device_id, wall)
         self.conn.execute("UPDATE node SET hlc = ? WHERE id = 1", (last,))
+        if force:
+            self._put_seen(newest_foreign(self.conn, self.node.device_id, wall))
         self.redated += count
         return count
 
@@ -181,11 +187,13 @@ class Store:
         )
         self.conn.execute("UPDATE node SET hlc = ? WHERE id = 1", (stamp,))
         if remote > self.seen_hlc():
-            self.conn.execute(
-                'INSERT INTO setting ("key", value) VALUES (?, ?) '
-                'ON CONFLICT("key") DO UPDATE SET value = excluded.value',
-                (SEEN_SETTING, str(remote)))
+            self._put_seen(remote)
         return stamp
+
+    def _put_seen(self, stamp: int) -> None:
+        self.conn.execute('INSERT INTO setting ("key", value) VALUES (?, ?) '
+                          'ON CONFLICT("key") DO UPDATE SET value = excluded.value',
+                          (SEEN_SETTING, str(stamp)))
 
     def node_hlc(self) -> int:
         """This node's hybrid clock: the last timestamp it issued or applied."""

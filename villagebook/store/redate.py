@@ -62,6 +62,13 @@ def redate_future(conn: sqlite3.Connection, device_id: str, wall_ms: int) -> tup
     return len(fresh), clock.last
 
 
+def newest_foreign(conn: sqlite3.Connection, device_id: str, wall_ms: int) -> int:
+    """The newest timestamp held from other devices that is not beyond the drift bound."""
+    return int(conn.execute(
+        "SELECT coalesce(max(hlc), 0) FROM change_set WHERE device_id != ? AND hlc < ?",
+        (device_id, first_after(wall_ms))).fetchone()[0])
+
+
 def _current_values(heads: dict[str, list[ChangeRecord]], future: dict[str, ChangeRecord]
                     ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Per field whose head is one of the future changes: its value, and what the new

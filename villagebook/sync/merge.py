@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from villagebook.domain.clock import DEFAULT_MAX_DRIFT_MS, ClockDriftError
+from villagebook.domain.clock import DEFAULT_MAX_DRIFT_MS, ClockDriftError, first_after
 from villagebook.domain.enums import Role
 from villagebook.i18n import N_
 from villagebook.services.errors import Refused
@@ -179,7 +179,8 @@ def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
         batch = [change_set for change_set in batch if _concerns(store, hierarchy, change_set)]
         held = check_claims(store.conn, batch)
         batch = _hold_future(store, segment, batch, result)
-        newest = max([newest, *(change_set.hlc for change_set in batch)])
+        # A future set held already (its own laptop's, relayed back) is no news to the clock.
+        newest = max([newest, *(s.hlc for s in batch if s.hlc < first_after(store.wall_ms()))])
         outcome = apply_sets(store.conn, batch, index)
         _tally(result, batch, held, outcome.affected, outcome.duplicate)
         if progress is not None:
