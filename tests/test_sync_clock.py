@@ -194,3 +194,18 @@ async def test_the_app_says_at_once_that_changes_were_re_dated(
         messages = [note.message for note in app._notifications]
     assert any(message.startswith("Re-dated 1 changes") for message in messages), messages
     assert cli(home, "clock", "--json", days=A_WEEK).json()["verdict"] == "ok"
+
+
+def test_clock_redate_is_the_way_back_when_the_nodes_heard_from_ran_ahead_too(
+        tmp_path: Path) -> None:
+    with three_nodes(tmp_path) as n:
+        record = cases.create_case(n.village, CASE)
+        village, township = n.village.home, n.township.home
+    assert cli(village, "set", "case", record, "title=未来标题", days=TEN_YEARS).code == 0
+    merged(township, exported(village, TEN_YEARS), TEN_YEARS)  # both ten years ahead
+    merged(village, exported(township, TEN_YEARS, "--to", VILLAGE[0]), TEN_YEARS)
+    assert cli(village, "clock", "--json", days=A_WEEK).json()["verdict"] == "behind"
+    back = cli(village, "clock", "--redate", "--json", days=A_WEEK)
+    assert back.code == 0, back
+    assert "Re-dated 1 changes" in back.err
+    assert back.json()["verdict"] == "ok"
