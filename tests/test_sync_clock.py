@@ -209,3 +209,34 @@ def test_clock_redate_is_the_way_back_when_the_nodes_heard_from_ran_ahead_too(
     assert back.code == 0, back
     assert "Re-dated 1 changes" in back.err
     assert back.json()["verdict"] == "ok"
+
+
+async def test_the_sync_screen_says_what_it_held_aside_and_what_it_re_dated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from textual.widgets import Input, Static
+
+    from tests.pilot import Harness, settle
+    from villagebook.screens.sync_screen import SyncScreen
+
+    stick = tmp_path / "usb"
+    with three_nodes(tmp_path) as n:
+        record = cases.create_case(n.village, CASE)
+        village, township = n.village.home, n.township.home
+    assert cli(village, "set", "case", record, "title=未来标题", days=TEN_YEARS).code == 0
+    stick.mkdir()
+    (stick / "ahead.vbundle").write_bytes(Path(exported(village, TEN_YEARS)).read_bytes())
+    app = Harness(lambda: SyncScreen(township))
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.screen.query_one("#folder", Input).value = str(stick)
+        await pilot.press("f3")
+        await settle(pilot)
+        status = str(app.screen.query_one("#status", Static).content)
+    assert "来自白马村的 1 条修改" in status and "已暂存" in status
+
+    monkeypatch.setenv("VILLAGEBOOK_NOW", at(A_WEEK)["VILLAGEBOOK_NOW"])
+    app = Harness(lambda: SyncScreen(village, tmp_path / "usb2"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f2")
+        await settle(pilot)
+        messages = [note.message for note in app._notifications]
+    assert any("重新标注时间" in message for message in messages), messages
