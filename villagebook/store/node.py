@@ -12,7 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from villagebook.domain.clock import ClockReading, ClockVerdict, HybridClock, judge
+from villagebook.domain.clock import (
+    DEFAULT_MAX_DRIFT_MS,
+    ClockReading,
+    ClockVerdict,
+    HybridClock,
+    judge,
+    physical,
+)
 from villagebook.domain.enums import Role
 from villagebook.store import db
 from villagebook.store.home import database_path
@@ -164,7 +171,10 @@ class Store:
         Call inside a write transaction; returns how many change sets were re-dated.
         """
         wall = self._wall_ms()
-        verdict = judge(wall, self._clock().last, self.seen_hlc())
+        node_hlc = self._clock().last
+        if physical(node_hlc) <= wall + DEFAULT_MAX_DRIFT_MS:
+            return 0  # the common case, decided without reading the newest time seen
+        verdict = judge(wall, node_hlc, self.seen_hlc())
         if verdict is not ClockVerdict.SET_BACK and not (force and verdict is ClockVerdict.BEHIND):
             return 0  # the common case, or a clock now behind: that must be set right first
         from villagebook.store.redate import newest_foreign, redate_future

@@ -165,6 +165,7 @@ def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
     manifest, key = segment.manifest, segment.key
     if not key.own:
         trust.bind_device(store, key, manifest.device)
+    limit = first_after(store.wall_ms())
     sets = changes = 0
     newest = 0
     for batch in _batches(_read_sets(archive, segment.payload_name)):
@@ -178,9 +179,9 @@ def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
         sets += len(batch)
         batch = [change_set for change_set in batch if _concerns(store, hierarchy, change_set)]
         held = check_claims(store.conn, batch)
-        batch = _hold_future(store, segment, batch, result)
+        batch = _hold_future(store, segment, batch, result, limit)
         # A future set held already (its own laptop's, relayed back) is no news to the clock.
-        newest = max([newest, *(s.hlc for s in batch if s.hlc < first_after(store.wall_ms()))])
+        newest = max([newest, *(s.hlc for s in batch if s.hlc < limit)])
         outcome = apply_sets(store.conn, batch, index)
         _tally(result, batch, held, outcome.affected, outcome.duplicate)
         if progress is not None:
@@ -193,10 +194,10 @@ def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
 
 
 def _hold_future(store: Store, segment: Segment, batch: list[ChangeSet],
-                 result: MergeResult) -> list[ChangeSet]:
-    """The sets of `batch` to apply now; those dated beyond the drift bound are held
-    aside (`villagebook.sync.quarantine`) and counted per origin."""
-    batch, future = quarantine.split_future(store, batch)
+                 result: MergeResult, limit: int) -> list[ChangeSet]:
+    """The sets of `batch` to apply now; those stamped at or after `limit` (beyond the
+    drift bound) are held aside (`villagebook.sync.quarantine`), counted per origin."""
+    batch, future = quarantine.split_future(store.conn, batch, limit)
     if future:
         origin = segment.manifest.origin
         quarantine.hold(store.conn, segment.manifest.segment, origin, future)

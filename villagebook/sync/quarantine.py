@@ -36,18 +36,18 @@ class HeldGroup:
     newest_hlc: int
 
 
-def split_future(store: Store, batch: Sequence[ChangeSet]) -> tuple[list[ChangeSet],
-                                                                     list[ChangeSet]]:
-    """The sets of `batch` to apply now, and those dated beyond the drift bound.
+def split_future(conn: sqlite3.Connection, batch: Sequence[ChangeSet],
+                 limit: int) -> tuple[list[ChangeSet], list[ChangeSet]]:
+    """The sets of `batch` to apply now, and those stamped at or after `limit`
+    (`first_after` this laptop's clock: beyond the drift bound).
 
     A future set this node already holds (applied when its clock read later) is
     applied again, harmlessly, rather than held aside a second time.
     """
-    limit = first_after(store.wall_ms())
     future = [s for s in batch if s.hlc >= limit]
     if not future:
         return list(batch), []
-    applied = _applied(store.conn, [s.set_id for s in future])
+    applied = _applied(conn, [s.set_id for s in future])
     held = [s for s in future if s.set_id not in applied]
     ids = {s.set_id for s in held}
     return [s for s in batch if s.set_id not in ids], held
