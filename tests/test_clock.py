@@ -69,3 +69,19 @@ def test_a_timestamp_years_ahead_is_refused() -> None:
     else:
         raise AssertionError("drift was accepted")
     assert clock.last == 0, "a refused timestamp must not move the clock"
+
+
+def test_the_verdict_on_a_laptop_clock() -> None:
+    from villagebook.domain.clock import AHEAD_WARNING_MS, DEFAULT_MAX_DRIFT_MS, ClockVerdict, judge
+
+    day = 86_400_000
+    wall = 1_800_000_000_000
+    heard = pack(wall - 3 * day, 0)  # the township's bundle, three days old
+    assert judge(wall, pack(wall, 0), 0) is ClockVerdict.OK  # nothing heard yet
+    assert judge(wall, pack(wall, 0), heard) is ClockVerdict.OK
+    assert judge(wall + AHEAD_WARNING_MS, pack(wall, 0), heard) is ClockVerdict.AHEAD
+    # The node stamped ten years ahead, and the laptop's clock has been set right.
+    assert judge(wall, pack(wall + 3653 * day, 0), heard) is ClockVerdict.SET_BACK
+    assert judge(wall, pack(wall + DEFAULT_MAX_DRIFT_MS, 0), heard) is ClockVerdict.OK
+    # Set back to before what others said: the clock is wrong now, nothing is re-dated.
+    assert judge(wall - 365 * day, pack(wall, 0), heard) is ClockVerdict.BEHIND

@@ -26,6 +26,7 @@ from tests.sync_helpers import (
     state,
     three_nodes,
 )
+from villagebook.domain.clock import physical
 from villagebook.domain.enums import Role
 from villagebook.services import cases
 from villagebook.store.node import Store
@@ -285,14 +286,21 @@ def test_a_future_format_version_is_refused(nodes: Nodes, tmp_path: Path) -> Non
     refused(nodes.township, bundle, "format version 9")
 
 
-def test_timestamps_years_in_the_future_are_refused(tmp_path: Path) -> None:
+def test_timestamps_years_in_the_future_are_held_aside_not_applied(tmp_path: Path) -> None:
     with three_nodes(tmp_path) as nodes:
         year_2031 = 1_932_000_000_000
         wrong = Store(nodes.village.home, wall_ms=lambda: year_2031)
         cases.create_case(wrong, CASE)
         bundle = send(wrong, tmp_path / "stick")
         wrong.close()
-        refused(nodes.township, bundle, "days in the future")
+        result = merge_file(nodes.township, bundle)
+        assert result.status == "merged"
+        assert result.held_aside[VILLAGE[0]][0] == 1
+        assert nodes.township.conn.execute("SELECT count(*) FROM innovation_case"
+                                           ).fetchone()[0] == 0
+        # What is held aside moves neither the clock nor the newest time heard from others.
+        assert physical(nodes.township.node_hlc()) < year_2031 - 86_400_000 * 365
+        assert physical(nodes.township.seen_hlc()) < year_2031 - 86_400_000 * 365
 
 
 def test_a_bundle_for_another_unit_is_refused(nodes: Nodes, tmp_path: Path) -> None:

@@ -1,11 +1,17 @@
 """Order-independence, as a property: four nodes (two laptops of one village, the
 township, the district) make random edits, deletes and scores, swap bundles in
-random orders with duplicates, and after a final round all print the same dump."""
+random orders with duplicates, and after a final round all print the same dump.
+
+Their clocks disagree: each may run a few hours fast or slow (within the drift
+bound), or jump ten years ahead and later be set right. What a node stamps in the
+future is held aside by the others; once its clock is right it re-dates those
+changes, and the final dumps still agree."""
 
 from __future__ import annotations
 
 import random
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,16 +20,21 @@ from hypothesis import strategies as st
 
 from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, make_node
 from tests.sync_helpers import CASE, introduce, send
+from villagebook.domain.clock import ClockVerdict
 from villagebook.domain.enums import Role
 from villagebook.services import cases, records
 from villagebook.services.dump import dump_json
-from villagebook.store.node import Store
+from villagebook.store.node import Store, system_ms
 from villagebook.sync.merge import merge_file
 
 NAMES = ("a", "b", "t", "d")
 LAPTOPS = ("a", "b")
 NEIGHBOURS = {"a": ("t",), "b": ("t",), "t": ("a", "b", "d"), "d": ("t",)}
 UNITS = {"a": VILLAGE[0], "b": VILLAGE[0], "t": TOWNSHIP[0], "d": DISTRICT[0]}
+HOUR = 3600 * 1000
+#: Clock errors within the drift bound (no two further apart than 24 hours).
+SKEWS = (0, 3 * HOUR, -3 * HOUR, 20 * HOUR)
+TEN_YEARS = 3653 * 24 * HOUR
 
 
 @pytest.fixture(scope="module")
@@ -62,19 +73,36 @@ _ops = st.one_of(
     st.tuples(st.just("score"), st.just("d"), st.integers(0, 3), st.integers(0, 100)),
     st.tuples(st.just("send"), st.sampled_from(NAMES), st.integers(0, 2)),
     st.tuples(st.just("merge"), st.sampled_from(NAMES), st.integers(0, 1000)),
+    st.tuples(st.just("skew"), st.sampled_from(NAMES), st.sampled_from(SKEWS)),
+    # A laptop's clock jumps ten years ahead; later someone sets it right.
+    st.tuples(st.just("skew"), st.sampled_from(NAMES), st.just(TEN_YEARS)),
 )
 
 
 class World:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.nodes = {name: Store(root / name) for name in NAMES}
+        self.offset = dict.fromkeys(NAMES, 0)
+        self.nodes = {name: Store(root / name, wall_ms=self._wall(name)) for name in NAMES}
         self.inbox: dict[str, list[Path]] = {name: [] for name in NAMES}
         self.count = 0
+
+    def _wall(self, name: str) -> Callable[[], int]:
+        return lambda: system_ms() + self.offset[name]
 
     def close(self) -> None:
         for store in self.nodes.values():
             store.close()
+
+    def set_clocks_right(self) -> None:
+        """Every clock ten years ahead is set right (small errors stay). A node that
+        heard from another node running ahead with it takes the documented way back."""
+        for name, store in self.nodes.items():
+            if self.offset[name] == TEN_YEARS:
+                self.offset[name] = 0
+            if store.clock_reading().verdict is ClockVerdict.BEHIND:
+                with store.transaction():
+                    store.settle_clock(force=True)  # villagebook clock --redate
 
     def case_ids(self, name: str) -> list[str]:
         return [row[0] for row in self.nodes[name].conn.execute(
@@ -122,8 +150,18 @@ class World:
             self.send(name, NEIGHBOURS[name][op[2] % len(NEIGHBOURS[name])])
         elif kind == "merge":
             self.merge(name, op[2])
+        elif kind == "skew":
+            self.offset[name] = op[2]
 
     def settle(self) -> None:
+        # What a laptop ten years ahead wrote reaches a neighbour before its clock is
+        # set right, to be held aside there; afterwards only re-dated copies travel.
+        ahead = [name for name in NAMES if self.offset[name] == TEN_YEARS]
+        for name in ahead:
+            self.send(name, NEIGHBOURS[name][0])
+        for name in sorted({NEIGHBOURS[name][0] for name in ahead}):
+            self.merge(name, 0)
+        self.set_clocks_right()
         for laptop in LAPTOPS:
             self.send(laptop, "t")
         self.merge("t", 1)
@@ -154,6 +192,10 @@ def test_any_merge_order_on_any_node_gives_the_same_dump(
         dumps = {name: dump_json(store) for name, store in world.nodes.items()}
         held = world.nodes["t"].conn.execute("SELECT count(*) FROM conflict").fetchone()[0]
         event("conflicts" if held else "no conflicts")
+        event("re-dated" if any(s.redated for s in world.nodes.values()) else "none re-dated")
+        aside = sum(s.conn.execute("SELECT count(*) FROM sync_held").fetchone()[0]
+                    for s in world.nodes.values())
+        event("some held aside" if aside else "none held aside")
         assert len(set(dumps.values())) == 1, {n: d[:300] for n, d in dumps.items()}
     finally:
         world.close()

@@ -39,6 +39,8 @@ class Context:
     def __init__(self, home: Path, lang: str | None) -> None:
         self.home = home
         self.lang = lang
+        #: Stores this command opened: after it, what their writes found of the clock.
+        self.opened: list[Store] = []
 
     def open(self, *, initialised: bool = True) -> Store:
         """Open the home's store; exit 1 with a hint if `init` has not run."""
@@ -49,7 +51,23 @@ class Context:
             store.close()
             fail(_("This home ({home}) is not set up yet; run: villagebook init --help")
                  .format(home=self.home))
+        self.opened.append(store)
         return store
+
+    def tell_clock(self) -> None:
+        """After a command: one stderr line if its writes re-dated changes, or if they
+        were stamped by a clock far ahead of what this node heard (exit code unchanged)."""
+        from villagebook.domain.clock import ClockVerdict
+        from villagebook.services.clock import redated_notice, warning
+
+        for store in self.opened:
+            reading = store.clock_at_write
+            if store.redated:
+                click.echo(redated_notice(store.redated), err=True)
+            elif reading is not None and reading.verdict is not ClockVerdict.SET_BACK:
+                text = warning(reading)  # SET_BACK with nothing re-dated: already settled
+                if text:
+                    click.echo(text, err=True)
 
 
 def fail(message: str) -> NoReturn:
@@ -118,6 +136,13 @@ def cli(ctx: click.Context, home: Path | None, lang: str | None) -> None:
         from villagebook.screens.app import run_app
 
         run_app(ctx.obj.home, lang)
+
+
+@cli.result_callback()
+@click.pass_context
+def _after_command(ctx: click.Context, *_: Any, **__: Any) -> None:
+    if isinstance(ctx.obj, Context):
+        ctx.obj.tell_clock()
 
 
 def _refuse_undecodable(arguments: list[str]) -> None:

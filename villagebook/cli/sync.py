@@ -58,6 +58,7 @@ def _describe(result: MergeResult) -> str:
 
 
 def _as_json(result: MergeResult) -> dict[str, Any]:
+    from villagebook.services.clock import when
     from villagebook.services.messages import describe
 
     return {"file": str(result.path), "status": result.status, "origin": result.origin,
@@ -65,7 +66,24 @@ def _as_json(result: MergeResult) -> dict[str, Any]:
             "origins": result.origins, "new": result.new, "updated": result.updated,
             "unchanged": result.unchanged, "conflicts": result.conflicts,
             "reason": result.reason,
-            "message": describe(result.error) if result.error else ""}
+            "message": describe(result.error) if result.error else "",
+            "held_aside": [{"origin": origin, "sets": count, "newest": when(newest)}
+                           for origin, (count, newest) in sorted(result.held_aside.items())],
+            "released": result.released}
+
+
+def _clock_lines(result: MergeResult, names: dict[str, str]) -> list[str]:
+    """What the merge held aside (dated ahead of this laptop's clock) or released."""
+    from villagebook.services.clock import when
+    from villagebook.services.messages import safe_text
+    from villagebook.sync.quarantine import held_sentence
+
+    lines = [held_sentence(count, safe_text(names.get(origin) or origin), when(newest))
+             for origin, (count, newest) in sorted(result.held_aside.items())]
+    if result.released:
+        lines.append(_("{count} changes held aside earlier were merged: their time has come")
+                     .format(count=result.released))
+    return lines
 
 
 def _run_merge(obj: Context, bundles: tuple[Path, ...], as_json: bool, dry_run: bool) -> None:
@@ -84,6 +102,8 @@ def _run_merge(obj: Context, bundles: tuple[Path, ...], as_json: bool, dry_run: 
     else:
         for result in results:
             click.echo(_describe(result), err=result.status == "rejected")
+            for line in _clock_lines(result, names):
+                click.echo(line, err=True)
         for line in gaps:
             click.echo(line, err=True)
     if any(r.status == "rejected" for r in results):
@@ -112,12 +132,15 @@ def merge(obj: Context, bundles: tuple[Path, ...], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @pass_context
 def status(obj: Context, as_json: bool) -> None:
-    """Last heard from each origin, and bundles that have not arrived."""
+    """Last heard from each origin, bundles that have not arrived, changes held aside."""
+    from villagebook.services.clock import when
     from villagebook.services.messages import safe_text
+    from villagebook.sync.quarantine import groups, held_sentence
     from villagebook.sync.status import gap_sentences, streams
 
     with user_errors(), obj.open() as store:
         held = streams(store)
+        aside = groups(store.conn)
         names = {code: name for code, name in store.conn.execute("SELECT code, name FROM unit")}
     if as_json:
         click.echo(json.dumps([{
@@ -132,6 +155,9 @@ def status(obj: Context, as_json: bool) -> None:
                                       when=s.last_heard))
     for line in gap_sentences(held, names):
         click.echo(safe_text(line))
+    for group in aside:
+        click.echo(held_sentence(group.sets, safe_text(names.get(group.origin) or group.origin),
+                                 when(group.newest_hlc)))
     if not held:
         click.echo(_("No bundles merged yet"))
 

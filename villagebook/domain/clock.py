@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import Enum
 
 COUNTER_BITS = 16
 COUNTER_MAX = (1 << COUNTER_BITS) - 1
 #: How far ahead of our own wall clock a received timestamp may be.
 DEFAULT_MAX_DRIFT_MS = 24 * 3600 * 1000
+#: How far this laptop's clock may run past the newest time heard from other nodes
+#: before writes warn. Far more than the drift bound: a village that merged last
+#: month is normal. A clock a few days fast needs no warning (receivers hold its
+#: changes aside until their time comes); one a year ahead does.
+AHEAD_WARNING_MS = 30 * 24 * 3600 * 1000
 
 
 class ClockDriftError(ValueError):
@@ -46,6 +52,66 @@ def physical(timestamp: int) -> int:
 def counter(timestamp: int) -> int:
     """The logical counter part of a timestamp."""
     return timestamp & COUNTER_MAX
+
+
+def first_after(wall_ms: int, max_drift_ms: int = DEFAULT_MAX_DRIFT_MS) -> int:
+    """The smallest timestamp that lies more than `max_drift_ms` ahead of `wall_ms`."""
+    return pack(wall_ms + max_drift_ms + 1, 0)
+
+
+class ClockVerdict(str, Enum):
+    """What this laptop's clock looks like against what the node has seen."""
+
+    OK = "ok"
+    #: The wall clock runs far past the newest time heard from other nodes.
+    AHEAD = "ahead"
+    #: The node's own clock lies ahead of the wall clock: the laptop's clock ran ahead
+    #: and has been set right; its own changes dated ahead are re-dated at the next write.
+    SET_BACK = "set back"
+    #: The wall clock lies behind the newest time heard from other nodes: it is wrong
+    #: now (nothing is re-dated; received changes wait until it is set right).
+    BEHIND = "behind"
+
+
+@dataclass(frozen=True)
+class ClockReading:
+    """This laptop's wall clock, the node's hybrid clock and the newest time it has
+    applied from other devices (0: none yet), read at one moment."""
+
+    wall_ms: int
+    node_hlc: int
+    seen_hlc: int
+
+    @property
+    def verdict(self) -> ClockVerdict:
+        """Whether the wall clock looks right (see `judge`)."""
+        return judge(self.wall_ms, self.node_hlc, self.seen_hlc)
+
+    @property
+    def ahead_days(self) -> float:
+        """How many days the wall clock runs past the newest time seen (0: none seen)."""
+        if not self.seen_hlc:
+            return 0.0
+        return (self.wall_ms - physical(self.seen_hlc)) / 86_400_000
+
+
+def judge(wall_ms: int, node_hlc: int, seen_hlc: int) -> ClockVerdict:
+    """The verdict on a wall clock, given the node's clock and the newest time seen.
+
+    Only applied timestamps count as seen, and those were within the drift bound of
+    this laptop's clock when they arrived: a wall clock now more than the bound
+    behind them has been set back too far. A node clock ahead of a wall clock that
+    is not behind what others said means the laptop's clock ran ahead and is right
+    again. A wall clock far past the newest time heard may be ahead (or the node
+    has not merged for a long time: hence a wide margin, and only a warning).
+    """
+    if seen_hlc and physical(seen_hlc) > wall_ms + DEFAULT_MAX_DRIFT_MS:
+        return ClockVerdict.BEHIND
+    if physical(node_hlc) > wall_ms + DEFAULT_MAX_DRIFT_MS:
+        return ClockVerdict.SET_BACK
+    if seen_hlc and wall_ms > physical(seen_hlc) + AHEAD_WARNING_MS:
+        return ClockVerdict.AHEAD
+    return ClockVerdict.OK
 
 
 def to_datetime(timestamp: int) -> dt.datetime:

@@ -32,6 +32,8 @@ class BundleExported(Message):
 
     path: str | None
     problem: str | None = None
+    #: Own changes re-dated first (the laptop's clock had been set right).
+    redated: int = 0
 
 
 @dataclass
@@ -57,7 +59,7 @@ class MergeAdvanced(Message):
 
 @dataclass
 class MergeFinished(Message):
-    """Every bundle of the folder was handled; `notes` lists gaps."""
+    """Every bundle of the folder was handled; `notes` lists changes held aside, and gaps."""
 
     notes: list[str]
 
@@ -145,7 +147,8 @@ class SyncScreen(ReportsFailedWorkers, Screen[None]):
         try:
             with Store(self.home) as store:
                 result = export_bundle(store, receiver, folder)
-            self.post_message(BundleExported(str(result.path)))
+                redated = store.redated
+            self.post_message(BundleExported(str(result.path), redated=redated))
         except (Refused, OSError) as error:
             self.post_message(BundleExported(None, describe(error)))
 
@@ -155,6 +158,10 @@ class SyncScreen(ReportsFailedWorkers, Screen[None]):
             self._say(_("Not exported: {reason}").format(reason=message.problem))
         else:
             self._say(_("Bundle written: {path}").format(path=message.path))
+        if message.redated:
+            from villagebook.services.clock import redated_notice
+
+            self.notify(redated_notice(message.redated), markup=False, timeout=15)
 
     def action_merge(self) -> None:
         """Merge every bundle in the folder."""
@@ -177,6 +184,7 @@ class SyncScreen(ReportsFailedWorkers, Screen[None]):
         self.post_message(MergeStarted(len(paths)))
         with Store(self.home) as store:
             names = dict(store.conn.execute("SELECT code, name FROM unit").fetchall())
+            held: list[str] = []
             for index, path in enumerate(paths):
                 def advanced(sets: int, total: int, index: int = index) -> None:
                     self.post_message(MergeAdvanced(index + sets / max(total, 1)))
@@ -188,7 +196,8 @@ class SyncScreen(ReportsFailedWorkers, Screen[None]):
                     path.name, str(names.get(result.origin, result.origin)),
                     _status_label(result.status), str(result.new), str(result.updated),
                     str(result.conflicts), reason)))
-            self.post_message(MergeFinished(_gaps(store, names)))
+                held += _held_aside(result, names)
+            self.post_message(MergeFinished(held + _gaps(store, names)))
 
     def on_merge_started(self, message: MergeStarted) -> None:
         """Size the progress bar."""
@@ -213,6 +222,15 @@ class SyncScreen(ReportsFailedWorkers, Screen[None]):
         lines = [_("{count} bundles handled").format(count=rows), *message.notes]
         self._say("\n".join(lines))
 
+
+
+def _held_aside(result: Any, names: dict[str, str]) -> list[str]:
+    """What a merge held aside (dated ahead of this laptop's clock), as sentences."""
+    from villagebook.services.clock import when
+    from villagebook.sync.quarantine import held_sentence
+
+    return [held_sentence(count, names.get(origin) or origin, when(newest))
+            for origin, (count, newest) in sorted(result.held_aside.items())]
 
 
 def _gaps(store: Any, names: dict[str, str]) -> list[str]:

@@ -27,6 +27,8 @@ class HomeChecked(Message):
     language: str | None
     figures: Any
     keymap: dict[str, str]
+    clock: Any = None
+    redated: int = 0
 
 
 class VillageBookApp(App[None]):
@@ -73,7 +75,7 @@ class VillageBookApp(App[None]):
 
         state = take_home_state(self.home)
         self.post_message(HomeChecked(state.initialised, state.language, state.figures,
-                                      state.keymap))
+                                      state.keymap, state.clock, state.redated))
 
     def on_home_checked(self, message: HomeChecked) -> None:
         """Open the setup screen on a fresh home, the dashboard otherwise."""
@@ -89,10 +91,23 @@ class VillageBookApp(App[None]):
             from villagebook.screens.dashboard import DashboardScreen
 
             self.push_screen(DashboardScreen(self.home, figures=message.figures))
+            self._tell_clock(message)
         else:
             from villagebook.screens.setup_screen import SetupScreen
 
             self.push_screen(SetupScreen(self.home))
+
+    def _tell_clock(self, message: HomeChecked) -> None:
+        """Say at once that own changes were re-dated, or that the clock looks wrong."""
+        from villagebook.domain.clock import ClockVerdict
+        from villagebook.services.clock import redated_notice, warning
+
+        if message.redated:
+            self.notify(redated_notice(message.redated), markup=False, timeout=15)
+        elif message.clock is not None and message.clock.verdict is not ClockVerdict.SET_BACK:
+            text = warning(message.clock)
+            if text:
+                self.notify(text, severity="warning", markup=False, timeout=30)
 
     def apply_language(self, lang: str) -> None:
         """Speak `lang` from now on (bindings included)."""

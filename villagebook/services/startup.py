@@ -10,6 +10,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from villagebook.domain.clock import ClockReading
+from villagebook.services import clock
 from villagebook.services.dashboard import Figures, read_figures
 from villagebook.store.home import database_path
 from villagebook.store.node import Store
@@ -24,6 +26,10 @@ class HomeState:
     figures: Figures | None
     #: The user's own keys: binding id → keys, e.g. {"list.new": "insert"} (setting "keymap").
     keymap: dict[str, str] = field(default_factory=dict)
+    #: The clocks as found on start (None on a fresh home), and how many own changes
+    #: were re-dated then because the laptop's clock had been set right.
+    clock: ClockReading | None = None
+    redated: int = 0
 
 
 _pending: dict[Path, Future[HomeState]] = {}
@@ -35,8 +41,11 @@ def read_home(home: Path) -> HomeState:
         initialised = store.initialised
         language = store.get_setting("language")
         keymap = _keymap(store.get_setting("keymap"))
+        reading = store.clock_reading() if initialised else None
+        # A clock set right since it ran ahead: re-date now, so the user hears of it at once.
+        redated = clock.settle(store) if initialised else 0
     return HomeState(initialised, language, read_figures(home) if initialised else None,
-                     keymap)
+                     keymap, reading, redated)
 
 
 def _keymap(text: str | None) -> dict[str, str]:

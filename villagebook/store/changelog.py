@@ -166,6 +166,14 @@ def _heads(changes: Iterable[ChangeRecord]) -> dict[str, list[ChangeRecord]]:
     return heads
 
 
+def record_heads(
+    conn: sqlite3.Connection, entity: str, record_id: str
+) -> tuple[list[ChangeRecord], dict[str, list[ChangeRecord]]]:
+    """Every held change of one record, and per field its heads (winner first)."""
+    held = _changes_of(conn, entity, [record_id])[record_id]
+    return held, _heads(held)
+
+
 def heads_of(
     conn: sqlite3.Connection, entity: str, record_id: str, name: str
 ) -> list[ChangeRecord]:

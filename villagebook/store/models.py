@@ -265,3 +265,22 @@ class SyncSent(SQLModel, table=True):
     max_local_seq: int
     created_at: str
     file_name: str
+
+
+class SyncHeld(SQLModel, table=True):
+    """A change set dated too far ahead of this laptop's clock, held aside (not applied)
+    until its time comes; the segment and origin unit that brought it."""
+
+    __tablename__ = "sync_held"
+    __table_args__ = (Index("ix_sync_held_hlc", "hlc"),)
+    set_id: str = Field(primary_key=True)
+    segment_id: str
+    origin_unit: str
+    entity: str
+    record_id: str
+    hlc: int
+    device_id: str
+    unit: str
+    fields: str
+    replaces: str
+    held_at: str

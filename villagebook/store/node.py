@@ -12,13 +12,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from villagebook.domain.clock import HybridClock
+from villagebook.domain.clock import (
+    DEFAULT_MAX_DRIFT_MS,
+    ClockReading,
+    ClockVerdict,
+    HybridClock,
+    judge,
+    physical,
+)
 from villagebook.domain.enums import Role
 from villagebook.store import db
 from villagebook.store.home import database_path
 
 #: Tests and demos may pin the wall clock (ISO 8601) to play a laptop whose clock is wrong.
 NOW_ENV = "VILLAGEBOOK_NOW"
+#: Setting: the newest timestamp this node has applied from other devices.
+SEEN_SETTING = "clock_seen_hlc"
 
 
 def system_now() -> dt.datetime:
@@ -60,6 +69,10 @@ class Store:
         self.conn: sqlite3.Connection = db.connect(database_path(home))
         self._wall_ms = wall_ms
         self._node: NodeInfo | None = None
+        #: Own changes re-dated by this Store (the laptop's clock had been set right).
+        self.redated = 0
+        #: The clocks as this Store's first write found them (None: it wrote nothing).
+        self.clock_at_write: ClockReading | None = None
 
     def close(self) -> None:
         """Close the connection (committed data is already durable)."""
@@ -134,15 +147,48 @@ class Store:
         With `count` > 1, reserves that many consecutive timestamps (for a bulk
         write) and returns the first: consecutive integers are consecutive
         counter values, and an overflowing counter carries into the milliseconds
-        exactly as `HybridClock` does.
+        exactly as `HybridClock` does. A clock left ahead by a laptop clock that
+        has since been set right is settled first (`settle_clock`).
         """
+        if self.clock_at_write is None:
+            self.clock_at_write = self.clock_reading()
+        self.settle_clock()
         clock = self._clock()
         stamp = clock.tick(self._wall_ms())
         self.conn.execute("UPDATE node SET hlc = ? WHERE id = 1", (stamp + count - 1,))
         return stamp
 
+    def settle_clock(self, *, force: bool = False) -> int:
+        """If this node's clock lies more than the drift bound ahead of the wall clock
+        (and the wall clock is not behind the newest time heard from others), re-date
+        this device's own changes stamped ahead of now (new changes with the same
+        values that replace them, so nothing is lost and receivers that held the old
+        ones aside see one value) and bring the clock back to the wall clock.
+
+        `force` re-dates even when the wall clock lies behind the newest time heard
+        (the way back when the laptops that were heard from ran ahead too); the
+        newest time heard then forgets what lies ahead of the wall clock.
+        Call inside a write transaction; returns how many change sets were re-dated.
+        """
+        wall = self._wall_ms()
+        node_hlc = self._clock().last
+        if physical(node_hlc) <= wall + DEFAULT_MAX_DRIFT_MS:
+            return 0  # the common case, decided without reading the newest time seen
+        verdict = judge(wall, node_hlc, self.seen_hlc())
+        if verdict is not ClockVerdict.SET_BACK and not (force and verdict is ClockVerdict.BEHIND):
+            return 0  # the common case, or a clock now behind: that must be set right first
+        from villagebook.store.redate import newest_foreign, redate_future
+
+        count, last = redate_future(self.conn, self.node.device_id, wall)
+        self.conn.execute("UPDATE node SET hlc = ? WHERE id = 1", (last,))
+        if force:
+            self._put_seen(newest_foreign(self.conn, self.node.device_id, wall))
+        self.redated += count
+        return count
+
     def observe(self, remote: int, max_drift_ms: int | None = None) -> int:
-        """Advance the clock past a received timestamp (raises ClockDriftError)."""
+        """Advance the clock past a received (and applied) timestamp, and remember it as
+        the newest time heard from others (raises ClockDriftError)."""
         clock = self._clock()
         stamp = (
             clock.receive(remote, self._wall_ms())
@@ -150,7 +196,27 @@ class Store:
             else clock.receive(remote, self._wall_ms(), max_drift_ms)
         )
         self.conn.execute("UPDATE node SET hlc = ? WHERE id = 1", (stamp,))
+        if remote > self.seen_hlc():
+            self._put_seen(remote)
         return stamp
+
+    def _put_seen(self, stamp: int) -> None:
+        self.conn.execute('INSERT INTO setting ("key", value) VALUES (?, ?) '
+                          'ON CONFLICT("key") DO UPDATE SET value = excluded.value',
+                          (SEEN_SETTING, str(stamp)))
+
+    def node_hlc(self) -> int:
+        """This node's hybrid clock: the last timestamp it issued or applied."""
+        return self._clock().last
+
+    def seen_hlc(self) -> int:
+        """The newest timestamp applied from other devices (0 before the first merge)."""
+        text = self.get_setting(SEEN_SETTING)
+        return int(text) if text and text.isdigit() else 0
+
+    def clock_reading(self) -> ClockReading:
+        """The wall clock, this node's clock and the newest time seen, read now."""
+        return ClockReading(self._wall_ms(), self._clock().last, self.seen_hlc())
 
     def get_setting(self, key: str, default: str | None = None) -> str | None:
         """A local setting's stored text."""

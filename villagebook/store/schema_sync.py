@@ -85,8 +85,38 @@ def _device_hand_overs(conn: sqlite3.Connection) -> None:
                      "ALTER TABLE sync_key ADD COLUMN handover VARCHAR")
 
 
+# Change sets dated too far ahead of this laptop's clock wait here, whole, until their
+# time comes, instead of rejecting the bundle that brought them (a wrong clock elsewhere
+# must not block a channel). The newest time heard from other devices starts from what
+# is held, so an upgraded node can judge its own clock at once.
+_V4_HELD = """
+CREATE TABLE sync_held (
+    set_id VARCHAR NOT NULL PRIMARY KEY,
+    segment_id VARCHAR NOT NULL,
+    origin_unit VARCHAR NOT NULL,
+    entity VARCHAR NOT NULL,
+    record_id VARCHAR NOT NULL,
+    hlc INTEGER NOT NULL,
+    device_id VARCHAR NOT NULL,
+    unit VARCHAR NOT NULL,
+    fields VARCHAR NOT NULL,
+    replaces VARCHAR NOT NULL,
+    held_at VARCHAR NOT NULL
+);
+CREATE INDEX ix_sync_held_hlc ON sync_held (hlc);
+INSERT OR IGNORE INTO setting ("key", value)
+    SELECT 'clock_seen_hlc', CAST(max(hlc) AS TEXT) FROM change_set
+    WHERE device_id != (SELECT device_id FROM node WHERE id = 1) HAVING max(hlc) IS NOT NULL
+"""
+
+
+def _held_aside(conn: sqlite3.Connection) -> None:
+    run_script(conn, _V4_HELD)
+
+
 STEPS: tuple[Step, ...] = (
     ("sync-1-keys-segments-peers", _tables),
     ("sync-2-acks-per-device", _acks_per_device),
     ("sync-3-device-hand-overs", _device_hand_overs),
+    ("sync-4-held-aside", _held_aside),
 )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from villagebook.domain.clock import first_after
 from villagebook.domain.fields import ENTITIES
 from villagebook.services.dashboard import LAST_EXPORT_SETTING
 from villagebook.services.errors import Refused
@@ -81,6 +82,7 @@ def export_bundle(store: Store, to: str | None = None, out: Path | None = None,
         # The number is committed before the file takes its name: a crash in between
         # leaves a gap the receiver reports, never two different bundles with one number.
         with store.transaction():
+            store.settle_clock()  # a clock set right: own future changes re-dated first
             peer = _peer(store, receiver)
             target = _target(store, out, receiver, peer.next_seq)
             temp = target.with_name(f".{target.name}.part")
@@ -202,10 +204,15 @@ def _write_own(store: Store, handle: IO[bytes], mine: trust.TrustedKey,
 
 def _own_lines(store: Store, mine: trust.TrustedKey, hierarchy: trust.Hierarchy,
                receiver: str, upward: bool, since: int) -> Iterator[tuple[bytes, int]]:
-    """This device's change sets, each cut to the fields the receiver will accept."""
+    """This device's change sets, each cut to the fields the receiver will accept.
+
+    Sets stamped beyond the drift bound of this laptop's clock are left out: the
+    clock was set right since, and `Store.settle_clock` re-dated them as new sets.
+    """
     rows = store.conn.execute(
         "SELECT entity, record_id, hlc, unit, fields, replaces FROM change_set "
-        "WHERE device_id = ? AND seq > ? ORDER BY seq", (mine.device_id, since))
+        "WHERE device_id = ? AND seq > ? AND hlc < ? ORDER BY seq",
+        (mine.device_id, since, first_after(store.wall_ms())))
     for entity, record_id, hlc, unit, fields_text, replaces_text in rows:
         if not upward and not (ENTITIES[entity].shared or hierarchy.below(unit, receiver)
                                or hierarchy.below(mine.unit, unit)):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from villagebook.domain.clock import DEFAULT_MAX_DRIFT_MS, ClockDriftError, physical
+from villagebook.domain.clock import DEFAULT_MAX_DRIFT_MS, ClockDriftError, first_after
 from villagebook.domain.enums import Role
 from villagebook.domain.fields import ENTITIES
 from villagebook.i18n import N_
@@ -28,7 +28,7 @@ from villagebook.store.changelog import ChangeSet, IndexQueue, MalformedChange, 
 from villagebook.store.db import disk_full
 from villagebook.store.node import Store, system_now
 from villagebook.sync import format as fmt
-from villagebook.sync import trust
+from villagebook.sync import quarantine, trust
 from villagebook.sync.archive import SafeArchive
 from villagebook.sync.authorise import check_claims, check_shape, check_writer
 from villagebook.sync.errors import BundleRejected
@@ -56,6 +56,11 @@ class MergeResult:
     conflicts: int = 0
     error: Refused | None = None
     origins: list[str] = field(default_factory=list)
+    #: Change sets dated too far ahead of this laptop's clock, held aside, per origin
+    #: unit: (how many, newest timestamp).
+    held_aside: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: Change sets held aside earlier whose time had come, applied by this merge.
+    released: int = 0
 
     @property
     def reason(self) -> str:
@@ -135,6 +140,7 @@ def _merge(store: Store, archive: SafeArchive, result: MergeResult, dry_run: boo
         hierarchy = trust.hierarchy(store)
         stored = "" if dry_run else _keep_copy(store, archive.path)
         index = IndexQueue(conn)
+        result.released = quarantine.release_due(store, index)
         for segment in fresh:
             _apply_segment(store, archive, segment, hierarchy, result, progress, index)
             _record_segment(conn, segment, stored)
@@ -160,7 +166,7 @@ def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
     manifest, key = segment.manifest, segment.key
     if not key.own:
         trust.bind_device(store, key, manifest.device)
-    limit = store.wall_ms() + DEFAULT_MAX_DRIFT_MS
+    limit = first_after(store.wall_ms())
     sets = changes = 0
     newest = 0
     for batch in _batches(_read_sets(archive, segment.payload_name)):
@@ -170,13 +176,13 @@ def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
                                      "({what})"), what="device")
             check_shape(change_set)
             check_writer(key.unit, key.role, key.key_id, change_set, hierarchy)
-            if physical(change_set.hlc) > limit:
-                raise ClockDriftError(change_set.hlc, store.wall_ms())
-            newest = max(newest, change_set.hlc)
             changes += len(change_set.fields)
         sets += len(batch)
         batch = [change_set for change_set in batch if _concerns(store, hierarchy, change_set)]
         held = check_claims(store.conn, batch)
+        batch = _hold_future(store, segment, batch, result, limit)
+        # A future set held already (its own laptop's, relayed back) is no news to the clock.
+        newest = max([newest, *(s.hlc for s in batch if s.hlc < limit)])
         outcome = apply_sets(store.conn, batch, index)
         _tally(result, batch, held, outcome.affected, outcome.duplicate)
         if progress is not None:
@@ -186,6 +192,20 @@ def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
                              what="payload counts")
     if newest:
         store.observe(newest, DEFAULT_MAX_DRIFT_MS)
+
+
+def _hold_future(store: Store, segment: Segment, batch: list[ChangeSet],
+                 result: MergeResult, limit: int) -> list[ChangeSet]:
+    """The sets of `batch` to apply now; those stamped at or after `limit` (beyond the
+    drift bound) are held aside (`villagebook.sync.quarantine`), counted per origin."""
+    batch, future = quarantine.split_future(store.conn, batch, limit)
+    if future:
+        origin = segment.manifest.origin
+        quarantine.hold(store.conn, segment.manifest.segment, origin, future)
+        count, newest = result.held_aside.get(origin, (0, 0))
+        result.held_aside[origin] = (count + len(future),
+                                     max(newest, *(s.hlc for s in future)))
+    return batch
 
 
 def _concerns(store: Store, hierarchy: trust.Hierarchy, change_set: ChangeSet) -> bool:
