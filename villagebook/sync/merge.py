@@ -3,9 +3,10 @@
 A rejected bundle changes nothing (its transaction rolls back); the others
 still merge. A relayed segment that fails its own checks is refused alone (a
 savepoint undoes what it wrote) and named in `MergeResult.refused_segments`,
-so one bad village segment never blocks its township's bundles. Change sets are read line by line and applied in batches inside
-the bundle's transaction, so memory stays bounded however large the bundle,
-and a failure on the last line still undoes the first.
+so one bad village segment never blocks its township's bundles. Change sets
+are read line by line and applied in batches inside the bundle's transaction,
+so memory stays bounded however large the bundle, and a failure on the last
+line still undoes the first.
 """
 
 from __future__ import annotations
