@@ -103,7 +103,11 @@ def test_merge_json_names_each_refused_segment(tmp_path: Path) -> None:
         merge_file(n.township, send(n.village, tmp_path / "up"))
         carrier = _carrier(n.township, tmp_path / "absurd.vbundle",
                            [_segment(n.village, 1_000_000_000), _segment(n.village, 2)])
-        result = run_cli(n.district.home, "merge", "--json", str(carrier))
+        checked = run_cli(n.district.home, "verify", "--json", str(carrier))
+        assert checked.code == 1, checked
+        [verified] = checked.json()["bundles"]
+        assert verified["status"] == "verified" and len(verified["refused_segments"]) == 1
+        result = run_cli(n.district.home, "merge", "--json", str(carrier))  # verify kept nothing
         assert result.code == 1, result
         [bundle] = result.json()["bundles"]
         assert bundle["status"] == "merged" and bundle["new"] == 1
@@ -241,3 +245,20 @@ def test_a_restored_village_that_merges_first_takes_a_fresh_number(tmp_path: Pat
         assert merge_file(restored, down).status == "merged"
         cases.create_case(restored, {**CASE, "title": "恢复后"})
         assert send(restored, stick / "3").name.endswith("-0003.vbundle")
+
+
+def test_a_reused_number_is_caught_for_segments_merged_before_hashes_were_kept(
+        tmp_path: Path) -> None:
+    with three_nodes(tmp_path) as n:
+        cases.create_case(n.village, CASE)
+        line = _payload(send(n.village, tmp_path / "scratch"))
+        assert merge_file(n.township, forge(n.village, tmp_path / "a.vbundle", line)).status \
+            == "merged"
+        # As a database upgraded from before the hashes: the kept bundle file decides.
+        with n.township.transaction() as conn:
+            conn.execute("UPDATE sync_segment SET manifest_sha256 = ''")
+        other = forge(n.village, tmp_path / "b.vbundle", line, overrides={
+            "created_at": "2026-11-02T10:00:00+00:00"})
+        refused_now = merge_file(n.township, other)
+        assert refused_now.status == "rejected" and refused_now.reason == "reused_number"
+        assert merge_file(n.township, tmp_path / "a.vbundle").status == "already"
