@@ -111,7 +111,8 @@ def as_refusal(error: BaseException) -> Refused:
             what="change set differs from the one held")
     if isinstance(error, RecursionError):  # load_json refuses deep nesting first
         return BundleRejected("bad_json", N_("The bundle holds invalid JSON"))
-    assert isinstance(error, Refused)
+    if not isinstance(error, Refused):
+        raise TypeError(f"not a refusal: {error!r}")
     return error
 
 
