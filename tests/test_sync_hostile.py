@@ -4,6 +4,7 @@ its signature and hashes check out."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -30,6 +31,7 @@ from villagebook.domain.clock import physical
 from villagebook.domain.enums import Role
 from villagebook.services import cases
 from villagebook.store.node import Store
+from villagebook.sync.format import trusted_comment
 from villagebook.sync.identity import load_secret_key
 from villagebook.sync.merge import merge_file
 from villagebook.sync.minisign import sign
@@ -340,3 +342,97 @@ def test_a_malformed_signature_is_refused(nodes: Nodes, tmp_path: Path) -> None:
 
 def test_a_missing_file_is_refused_as_unreadable(nodes: Nodes, tmp_path: Path) -> None:
     refused(nodes.township, tmp_path / "nowhere.vbundle", "Cannot read")
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+def test_deeply_nested_json_in_a_change_line_is_refused_as_bad_json(nodes: Nodes,
+                                                                     tmp_path: Path) -> None:
+    line = b'{"entity":"case","record":"x","hlc":1,"fields":' + DEEP + b"}\n"
+    bundle = forge(nodes.village, tmp_path / "deep.vbundle", line, sets=1, changes=1)
+    refused(nodes.township, bundle, "invalid JSON")
+
+
+def test_deeply_nested_json_in_a_manifest_is_refused_as_bad_json(nodes: Nodes,
+                                                                 tmp_path: Path) -> None:
+    bundle = forge(nodes.village, tmp_path / "plain.vbundle", b"", sets=0, changes=0,
+                   overrides={"extra": "PLACEHOLDER"})
+    with zipfile.ZipFile(bundle) as zf:
+        raw = zf.read("manifest.json").replace(b'"PLACEHOLDER"', DEEP)
+    signature = sign(load_secret_key(nodes.village.home), raw,
+                     trusted_comment(VILLAGE[0], TOWNSHIP[0], 1))
+    deep = rewrite(bundle, tmp_path / "deep.vbundle",
+                   {"manifest.json": raw, "manifest.minisig": signature.encode()})
+    refused(nodes.township, deep, "invalid JSON")
+    bundle = forge(nodes.village, tmp_path / "forty.vbundle", b"", sets=0, changes=0,
+                   overrides={"created_at": json.loads("[" * 40 + "]" * 40)})
+    refused(nodes.township, bundle, "invalid JSON")
+    within = forge(nodes.village, tmp_path / "ok.vbundle", b"", sets=0, changes=0,
+                   overrides={"extra": json.loads("[" * 31 + "]" * 31)})
+    assert run_cli(nodes.township.home, "merge", str(within)).code == 0
+
+
+def test_a_hostile_bundle_between_two_good_ones_stops_nothing(nodes: Nodes,
+                                                               tmp_path: Path) -> None:
+    first = send(nodes.village, tmp_path / "a")
+    cases.create_case(nodes.village, {**CASE, "title": "第二个案例"})
+    last = send(nodes.village, tmp_path / "c")
+    line = b'{"entity":"case","record":"x","hlc":1,"fields":' + DEEP + b"}\n"
+    hostile = forge(nodes.village, tmp_path / "b.vbundle", line, seq=9, sets=1, changes=1)
+    result = run_cli(nodes.township.home, "merge", str(first), str(hostile), str(last))
+    assert result.code == 1, result
+    assert "Traceback" not in result.err
+    assert f"Merged {first.name}: " in result.out and f"Merged {last.name}: " in result.out
+    assert f"Rejected {hostile.name}: " in result.err
+    assert nodes.township.conn.execute("SELECT count(*) FROM innovation_case").fetchone() == (2,)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_a_device_is_refused_without_reading_it(nodes: Nodes) -> None:
+    result = run_cli(nodes.township.home, "merge", "/dev/zero")
+    assert result.code == 1, result
+    assert result.err.strip() == ("Rejected zero: /dev/zero is not a regular file (a pipe, a "
+                                  "device or a folder); only bundle files can be merged")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_named_pipe_is_refused_without_waiting_for_it(nodes: Nodes, tmp_path: Path) -> None:
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    os.mkfifo(stick / "pipe.vbundle")
+    for target in (stick / "pipe.vbundle", stick):  # by name, and found in a folder
+        before = state(nodes.township)
+        result = run_cli(nodes.township.home, "verify", str(target))
+        assert result.code == 1, result
+        assert result.err.startswith("Rejected pipe.vbundle: ") and "not a regular file" in \
+            result.err
+        assert state(nodes.township) == before
+
+
+def test_a_record_id_with_a_trailing_newline_is_refused(nodes: Nodes, tmp_path: Path) -> None:
+    line = _case_line(nodes.village, VILLAGE[0], record="0199aaaa-0000-7000-8000-000000000001\n")
+    refused(nodes.township, forge(nodes.village, tmp_path / "nl.vbundle", line), "record id")
+
+
+def test_a_unit_code_with_a_trailing_newline_is_refused(nodes: Nodes, tmp_path: Path) -> None:
+    line = _case_line(nodes.village, VILLAGE[0]).replace(
+        f'"unit":"{VILLAGE[0]}"'.encode(), f'"unit":"{VILLAGE[0]}\\n"'.encode())
+    refused(nodes.township, forge(nodes.village, tmp_path / "nl.vbundle", line), "invalid")
+
+
+def _padded_line(store: Store, length: int) -> bytes:
+    """A valid change line of exactly `length` bytes, padded with a key nobody reads
+    (incompressible, so that no compression-ratio limit speaks first)."""
+    line = _case_line(store, VILLAGE[0]).rstrip(b"\n")
+    pad = base64.b64encode(os.urandom(length)).decode("ascii")
+    head = line[:-1] + b',"pad":"'
+    return head + pad[:length - len(head) - 2].encode() + b'"}\n'
+
+
+def test_the_line_cap_is_one_megabyte_exactly(nodes: Nodes, tmp_path: Path) -> None:
+    cap = 1 << 20
+    over = forge(nodes.village, tmp_path / "over.vbundle", _padded_line(nodes.village, cap + 1))
+    refused(nodes.township, over, "safety limit (line length)")
+    exact = forge(nodes.village, tmp_path / "exact.vbundle", _padded_line(nodes.village, cap))
+    assert run_cli(nodes.township.home, "merge", str(exact)).code == 0

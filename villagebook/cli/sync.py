@@ -12,15 +12,20 @@ from villagebook.cli.base import Context, cli, pass_context, user_errors
 from villagebook.i18n import _
 
 if TYPE_CHECKING:
+    from villagebook.store.node import Store
     from villagebook.sync.merge import MergeResult
 
 
 def _bundle_paths(paths: tuple[Path, ...]) -> list[Path]:
-    """Files as given; a folder (a USB stick) stands for every bundle in it."""
+    """Files as given; a folder (a USB stick) stands for every bundle in it.
+
+    A `.vbundle` entry of a folder that is no regular file (a pipe, a device) is
+    kept, to be refused by name when it is opened; sub-folders are searched.
+    """
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*.vbundle") if p.is_file()))
+            found.extend(sorted(p for p in path.rglob("*.vbundle") if not p.is_dir()))
         else:
             found.append(path)
     return found
@@ -57,6 +62,14 @@ def _describe(result: MergeResult) -> str:
                           unchanged=result.unchanged, conflicts=result.conflicts)
 
 
+def _describe_refusals(result: MergeResult) -> list[str]:
+    from villagebook.services.messages import describe, safe_text
+
+    return [_("Refused segment {segment} from unit {origin} in {file}: {reason}").format(
+        segment=r.segment, origin=r.origin or "?", file=safe_text(result.path.name),
+        reason=describe(r.error)) for r in result.refused_segments]
+
+
 def _as_json(result: MergeResult) -> dict[str, Any]:
     from villagebook.services.clock import when
     from villagebook.services.messages import describe
@@ -69,7 +82,10 @@ def _as_json(result: MergeResult) -> dict[str, Any]:
             "message": describe(result.error) if result.error else "",
             "held_aside": [{"origin": origin, "sets": count, "newest": when(newest)}
                            for origin, (count, newest) in sorted(result.held_aside.items())],
-            "released": result.released}
+            "released": result.released,
+            "refused_segments": [{"segment": r.segment, "origin": r.origin, "reason": r.reason,
+                                  "message": describe(r.error)}
+                                 for r in result.refused_segments]}
 
 
 def _clock_lines(result: MergeResult, names: dict[str, str]) -> list[str]:
@@ -86,27 +102,35 @@ def _clock_lines(result: MergeResult, names: dict[str, str]) -> list[str]:
     return lines
 
 
+def _unit_names(store: Store) -> dict[str, str]:
+    return {code: name for code, name in store.conn.execute("SELECT code, name FROM unit")}
+
+
 def _run_merge(obj: Context, bundles: tuple[Path, ...], as_json: bool, dry_run: bool) -> None:
     from villagebook.services.messages import safe_text
-    from villagebook.sync.merge import merge_files
+    from villagebook.sync.merge import merge_file
     from villagebook.sync.status import gap_sentences, streams
 
+    results = []
     with user_errors(), obj.open() as store:
-        results = merge_files(store, _bundle_paths(bundles), dry_run=dry_run)
+        for path in _bundle_paths(bundles):
+            result = merge_file(store, path, dry_run=dry_run)
+            results.append(result)
+            if not as_json:  # as each bundle is done: its summary is never lost
+                click.echo(_describe(result), err=result.status == "rejected")
+                for line in [*_describe_refusals(result),
+                             *_clock_lines(result, _unit_names(store))]:
+                    click.echo(line, err=True)
         held = streams(store)
-        names = {code: name for code, name in store.conn.execute("SELECT code, name FROM unit")}
+        names = _unit_names(store)
     gaps = [safe_text(line) for line in gap_sentences(held, names)]
     if as_json:
         click.echo(json.dumps({"bundles": [_as_json(r) for r in results], "gaps": gaps},
                               ensure_ascii=False))
     else:
-        for result in results:
-            click.echo(_describe(result), err=result.status == "rejected")
-            for line in _clock_lines(result, names):
-                click.echo(line, err=True)
         for line in gaps:
             click.echo(line, err=True)
-    if any(r.status == "rejected" for r in results):
+    if any(r.refused_anything for r in results):
         raise SystemExit(1)
 
 

@@ -30,7 +30,7 @@ _DATE_PATTERNS = (
 )
 _TRUE_WORDS = {"1", "true", "yes", "y", "是", "有", "√", "✓", "申请"}
 _FALSE_WORDS = {"0", "false", "no", "n", "否", "无", "×", "✗", "不申请"}
-UNIT_CODE = re.compile(r"^\d{12}$")
+UNIT_CODE = re.compile(r"[0-9]{12}\Z")  # not \d, $: "٣…", "…\n" are no codes
 MIN_YEAR, MAX_YEAR = 1949, 2100
 
 

@@ -191,7 +191,11 @@ class SyncScreen(ReportsFailedWorkers, Screen[None]):
 
                 result = merge_file(store, path, progress=advanced)
                 names.update(store.conn.execute("SELECT code, name FROM unit").fetchall())
-                reason = describe(result.error) if result.error else ""
+                # A bundle merged without some relayed segment: say which, and why.
+                reason = describe(result.error) if result.error else "; ".join(
+                    _("Refused segment {segment} from unit {origin} in {file}: {reason}").format(
+                        segment=r.segment, origin=r.origin or "?", file=path.name,
+                        reason=describe(r.error)) for r in result.refused_segments)
                 self.post_message(BundleMerged((
                     path.name, str(names.get(result.origin, result.origin)),
                     _status_label(result.status), str(result.new), str(result.updated),

@@ -41,7 +41,7 @@ from villagebook.domain.fields import DELETED_FIELD, ENTITIES, Entity, Kind
 from villagebook.store import search_index
 
 _BATCH = 400
-_SET_ID = re.compile(r"^[0-9a-f]{16}-[0-9a-z]{1,64}$")
+_SET_ID = re.compile(r"[0-9a-f]{16}-[0-9a-z]{1,64}\Z")
 
 
 class MalformedChange(ValueError):

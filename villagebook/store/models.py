@@ -235,6 +235,7 @@ class SyncSegment(SQLModel, table=True):
     changes: int
     bundle_file: str
     prefix: str
+    manifest_sha256: str = ""
 
 
 class SyncPeer(SQLModel, table=True):
@@ -284,3 +285,18 @@ class SyncHeld(SQLModel, table=True):
     fields: str
     replaces: str
     held_at: str
+
+
+class SyncRefused(SQLModel, table=True):
+    """A segment refused here (one manifest of one number), remembered so that a
+    carrier relaying it again is not reported again, and is acknowledged to stop."""
+
+    __tablename__ = "sync_refused"
+    segment_id: str = Field(primary_key=True)
+    manifest_sha256: str = Field(primary_key=True)
+    key_id: str
+    origin_unit: str = Field(index=True)
+    receiver: str
+    seq: int
+    reason: str
+    refused_at: str

@@ -114,9 +114,36 @@ def _held_aside(conn: sqlite3.Connection) -> None:
     run_script(conn, _V4_HELD)
 
 
+# Each merged segment's manifest hash, so a held number arriving with other content
+# (a sender restored from an old copy) is noticed; and the segments refused here,
+# remembered so that a carrier relaying one again is not reported every time (and is
+# told to stop).
+# Rows merged before this step keep '' (compared through the kept bundle file).
+_V5_HASHES_REFUSALS = """
+ALTER TABLE sync_segment ADD COLUMN manifest_sha256 VARCHAR NOT NULL DEFAULT '';
+CREATE TABLE sync_refused (
+    segment_id VARCHAR NOT NULL,
+    manifest_sha256 VARCHAR NOT NULL,
+    key_id VARCHAR NOT NULL,
+    origin_unit VARCHAR NOT NULL,
+    receiver VARCHAR NOT NULL,
+    seq INTEGER NOT NULL,
+    reason VARCHAR NOT NULL,
+    refused_at VARCHAR NOT NULL,
+    PRIMARY KEY (segment_id, manifest_sha256)
+);
+CREATE INDEX ix_sync_refused_origin_unit ON sync_refused (origin_unit)
+"""
+
+
+def _hashes_and_refusals(conn: sqlite3.Connection) -> None:
+    run_script(conn, _V5_HASHES_REFUSALS)
+
+
 STEPS: tuple[Step, ...] = (
     ("sync-1-keys-segments-peers", _tables),
     ("sync-2-acks-per-device", _acks_per_device),
     ("sync-3-device-hand-overs", _device_hand_overs),
     ("sync-4-held-aside", _held_aside),
+    ("sync-5-manifest-hashes-refusals", _hashes_and_refusals),
 )

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 import stat
 import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from villagebook.i18n import N_
 from villagebook.sync import format as fmt
@@ -54,21 +56,28 @@ class SafeArchive:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        if path.stat().st_size > fmt.MAX_BUNDLE_BYTES:  # a missing file: OSError, as is
-            raise _too_large("file size")
+        handle = open_regular(path)  # a missing file: OSError, as is
         try:
-            self._zip = zipfile.ZipFile(path)
-        except _READ_ERRORS:
-            raise damaged() from None
+            if os.fstat(handle.fileno()).st_size > fmt.MAX_BUNDLE_BYTES:
+                raise _too_large("file size")
+            try:
+                self._zip = zipfile.ZipFile(handle)
+            except _READ_ERRORS:
+                raise damaged() from None
+        except BaseException:
+            handle.close()
+            raise
+        self._handle = handle
         try:
             self.members = self._check(self._zip.infolist())
         except BaseException:
-            self._zip.close()
+            self.close()
             raise
 
     def close(self) -> None:
         """Release the file."""
         self._zip.close()
+        self._handle.close()
 
     def __enter__(self) -> SafeArchive:
         return self
@@ -140,11 +149,39 @@ class SafeArchive:
         for chunk in self.chunks(name):
             rest += chunk
             *complete, rest = rest.split(b"\n")
-            if len(rest) > fmt.MAX_LINE_BYTES:
+            # Every line is checked, not only the unfinished one: a line completed by
+            # the next chunk could otherwise be nearly two chunks long.
+            if len(rest) > fmt.MAX_LINE_BYTES or any(
+                    len(line) > fmt.MAX_LINE_BYTES for line in complete):
                 raise _too_large("line length")
             yield from complete
         if rest:
             yield rest
+
+
+def not_a_file(path: Path) -> BundleRejected:
+    """The refusal for a name that is no regular file (a pipe, a device, a socket)."""
+    return BundleRejected("not_a_file", N_("{path} is not a regular file (a pipe, a device or "
+                          "a folder); only bundle files can be merged"), path=str(path))
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """Open `path` for reading only if it is a regular file, without reading from it.
+
+    Opened non-blocking (a pipe with no writer would block the open itself), then
+    checked on the open descriptor, so nothing can be swapped in between: /dev/zero
+    would otherwise be read without end, and a pipe would hang the merge.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise not_a_file(path)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _check_no_overlap(infos: list[zipfile.ZipInfo]) -> None:

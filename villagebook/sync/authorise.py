@@ -21,8 +21,8 @@ from villagebook.store.changelog import ChangeSet, chunks
 from villagebook.sync.errors import BundleRejected
 from villagebook.sync.trust import Hierarchy
 
-_CHANGE_ID = re.compile(r"^[0-9a-f]{16}-[0-9a-z]{1,64}-[_a-z0-9]{1,64}$")
-_RECORD_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
+_CHANGE_ID = re.compile(r"[0-9a-f]{16}-[0-9a-z]{1,64}-[_a-z0-9]{1,64}\Z")
+_RECORD_ID = re.compile(r"[0-9A-Za-z-]{1,64}\Z")  # \Z: `$` let "id\n" through
 _MAX_TEXT = 20_000
 
 
@@ -54,7 +54,7 @@ def check_shape(change_set: ChangeSet) -> Entity:
     entity = ENTITIES.get(change_set.entity)
     if entity is None:
         raise _refuse("unknown kind of record {kind}", kind=change_set.entity[:40])
-    if not _RECORD_ID.match(change_set.record_id):
+    if not _RECORD_ID.fullmatch(change_set.record_id):
         raise _refuse("record id")
     if not change_set.fields:
         raise _refuse("no fields")
@@ -65,7 +65,7 @@ def check_shape(change_set: ChangeSet) -> Entity:
             _check_value(entity, name, value)  # says which, and why
     for name, replaced in change_set.replaces.items():
         if name not in change_set.fields or not all(
-                isinstance(c, str) and _CHANGE_ID.match(c) for c in replaced):
+                isinstance(c, str) and _CHANGE_ID.fullmatch(c) for c in replaced):
             raise _refuse("replaces")
     return entity
 

@@ -26,7 +26,7 @@ from villagebook.store.changelog import encode
 from villagebook.store.db import disk_full
 from villagebook.store.node import Store, system_now
 from villagebook.sync import format as fmt
-from villagebook.sync import trust
+from villagebook.sync import numbers, trust
 from villagebook.sync.authorise import may_write
 from villagebook.sync.identity import load_secret_key
 from villagebook.sync.merge import STORED_DIR
@@ -272,7 +272,7 @@ def _copy_segment(store: Store, zf: zipfile.ZipFile,
 
 def _manifest(store: Store, mine: trust.TrustedKey, receiver: str, seq: int,
               payload: _Payload, relayed: list[dict[str, str]]) -> dict[str, Any]:
-    return {
+    manifest = {
         "format": fmt.FORMAT,
         "version": fmt.VERSION,
         "origin": {"unit": mine.unit, "role": mine.role, "key_id": mine.key_id,
@@ -288,6 +288,10 @@ def _manifest(store: Store, mine: trust.TrustedKey, receiver: str, seq: int,
         "revocations": trust.revocations_for(store),
         "acks": held_streams(store.conn, mine.key_id),
     }
+    refused = numbers.refusals_for(store.conn, receiver)
+    if refused:  # optional (older readers ignore it): its bundles the receiver must resend
+        manifest["refused"] = refused
+    return manifest
 
 
 def _enrolment(enrolment: fmt.Enrolment) -> dict[str, str | None]:
@@ -301,9 +305,10 @@ def _enrolment(enrolment: fmt.Enrolment) -> dict[str, str | None]:
 def held_streams(conn: sqlite3.Connection, own_key_id: str) -> dict[str, list[list[int]]]:
     """Every segment stream this node holds, as ranges of numbers (its acks).
 
-    Its own bundles count as held: nobody needs to relay them back to it.
+    Its own bundles count as held: nobody needs to relay them back to it; so do
+    segments it refused: their carriers stop relaying them.
     """
-    streams: dict[str, list[int]] = {}
+    streams = numbers.refused_streams(conn)
     for key_id, receiver, seq in conn.execute(
             "SELECT key_id, receiver, seq FROM sync_segment ORDER BY key_id, receiver, seq"):
         streams.setdefault(f"{key_id}>{receiver}", []).append(seq)

@@ -37,14 +37,28 @@ MAX_RATIO = 400
 MAX_LINE_BYTES = 1 << 20
 MAX_HANDOVER_TEXT = 1024
 
-UNIT = re.compile(r"^\d{12}$")
-KEY_ID = re.compile(r"^[0-9A-F]{16}$")
-DEVICE = re.compile(r"^[0-9a-z]{1,64}$")
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
-SEGMENT_ID = re.compile(r"^[0-9A-F]{16}-\d{12}-[1-9]\d{0,8}$")
+#: Bundle numbers: one limit for the manifest's `seq` and for the number in segment ids
+#: and member names, so that whatever one accepts the other can name (a number the
+#: manifest allowed but a member name did not once made every relaying bundle unreadable).
+#: Far above any real count; the plausibility window (`villagebook.sync.numbers`) keeps
+#: numbers near what each stream has reached.
+SEQ_DIGITS = 18
+MAX_SEQ = 10**SEQ_DIGITS - 1
+#: JSON nesting deeper than this is refused before it is parsed (a real manifest or
+#: change line nests four levels).
+MAX_JSON_DEPTH = 32
+
+# Patterns end in \Z, never $ (`$` also matches before a final newline, so "x\n" passed),
+# and say [0-9], never \d (which also matches other scripts' digits, such as "٣").
+_SEQ = rf"[1-9][0-9]{{0,{SEQ_DIGITS - 1}}}"
+UNIT = re.compile(r"[0-9]{12}\Z")
+KEY_ID = re.compile(r"[0-9A-F]{16}\Z")
+DEVICE = re.compile(r"[0-9a-z]{1,64}\Z")
+SHA256 = re.compile(r"[0-9a-f]{64}\Z")
+SEGMENT_ID = re.compile(rf"[0-9A-F]{{16}}-[0-9]{{12}}-{_SEQ}\Z")
 _NAMES = "manifest\\.json|manifest\\.minisig|changes\\.jsonl"
 MEMBER = re.compile(
-    rf"^(?:({_NAMES})|segments/([0-9A-F]{{16}}-\d{{12}}-[1-9]\d{{0,8}})/({_NAMES}))$")
+    rf"(?:({_NAMES})|segments/([0-9A-F]{{16}}-[0-9]{{12}}-{_SEQ})/({_NAMES}))\Z")
 ROLES = ("village", "township", "district")
 
 
@@ -97,6 +111,16 @@ class Enrolment:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A segment the sender refused (optional `refused` list, since issue 16): the
+    segment's origin learns that its bundle of that number did not arrive as sent."""
+
+    segment: str
+    manifest_sha256: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Manifest:
     """A verified, parsed manifest."""
 
@@ -113,6 +137,7 @@ class Manifest:
     enrolments: tuple[Enrolment, ...]
     revocations: tuple[str, ...]
     acks: dict[str, list[list[int]]]
+    refused: tuple[Refusal, ...] = ()
 
     @property
     def segment(self) -> str:
@@ -126,10 +151,13 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def load_json(raw: bytes) -> Any:
-    """Parse untrusted JSON: strict UTF-8, and only text that can be stored.
+    """Parse untrusted JSON: strict UTF-8, at most MAX_JSON_DEPTH levels deep, and only
+    text that can be stored.
 
     Raises BundleRejected ("bad_encoding" or "bad_json") for anything else.
     """
+    if too_deep(raw):
+        raise _bad_json()
     try:
         data = json.loads(raw.decode("utf-8"))
         if _SURROGATE_ESCAPE.search(raw):  # rare: check the decoded text once more
@@ -137,9 +165,35 @@ def load_json(raw: bytes) -> Any:
     except UnicodeError:  # invalid UTF-8, or a lone surrogate escape
         raise BundleRejected("bad_encoding", N_("The bundle holds text that is not valid UTF-8")) \
             from None
-    except ValueError:
-        raise BundleRejected("bad_json", N_("The bundle holds invalid JSON")) from None
+    except (ValueError, RecursionError):  # RecursionError: a last guard, never expected
+        raise _bad_json() from None
     return data
+
+
+def _bad_json() -> BundleRejected:
+    return BundleRejected("bad_json", N_("The bundle holds invalid JSON"))
+
+
+# A JSON string (escapes included), and the brackets left once strings are gone.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]++")
+
+
+def too_deep(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON text nests arrays and objects more than `limit` levels deep.
+
+    Counted without parsing (the parser recurses once per level, and a line of
+    100,000 `[` overflows it): brackets inside strings do not count. Lines with
+    few brackets, nearly all of them, cost one count.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return False
+    depth = 0
+    for bracket in _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", raw)):
+        depth += 1 if bracket in b"[{" else -1
+        if depth > limit:
+            return True
+    return False
 
 
 def _bad(what: str) -> BundleRejected:
@@ -152,9 +206,16 @@ def _get(data: dict[str, Any], key: str, kind: type,
     value = data.get(key)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise _bad(key)
-    if pattern is not None and not pattern.match(str(value)):
+    if pattern is not None and not pattern.fullmatch(str(value)):
         raise _bad(key)
     return value
+
+
+def _number(data: dict[str, Any], key: str) -> int:
+    value = _get(data, key, int)
+    if not 1 <= value <= MAX_SEQ:
+        raise _bad(key)
+    return int(value)
 
 
 def _count(data: dict[str, Any], key: str) -> int:
@@ -183,7 +244,7 @@ def parse_manifest(data: object) -> Manifest:
         key_id=_get(origin, "key_id", str, KEY_ID),
         device=_get(origin, "device", str, DEVICE),
         receiver=_get(data, "receiver", str, UNIT),
-        seq=max(1, _count(data, "seq")),
+        seq=_number(data, "seq"),
         created_at=_get(data, "created_at", str)[:40],
         created_hlc=_count(data, "created_hlc"),
         payload=Payload(_count(payload, "size"), _get(payload, "sha256", str, SHA256),
@@ -192,6 +253,7 @@ def parse_manifest(data: object) -> Manifest:
         enrolments=tuple(_enrolment(item) for item in _get(data, "enrolments", list)),
         revocations=tuple(_revocation(item) for item in _get(data, "revocations", list)),
         acks=_acks(_get(data, "acks", dict)),
+        refused=_refusals(data.get("refused", [])),
     )
 
 
@@ -214,7 +276,7 @@ def _enrolment(item: object) -> Enrolment:
     if not isinstance(item, dict):
         raise _bad("enrolments")
     parent = item.get("parent")
-    if parent is not None and not (isinstance(parent, str) and UNIT.match(parent)):
+    if parent is not None and not (isinstance(parent, str) and UNIT.fullmatch(parent)):
         raise _bad("enrolments")
     handover = item.get("handover")
     if handover is not None and not (isinstance(handover, str)
@@ -225,25 +287,49 @@ def _enrolment(item: object) -> Enrolment:
 
 
 def _revocation(item: object) -> str:
-    if not isinstance(item, str) or not KEY_ID.match(item):
+    if not isinstance(item, str) or not KEY_ID.fullmatch(item):
         raise _bad("revocations")
     return item
 
 
-_STREAM = re.compile(r"^[0-9A-F]{16}>\d{12}$")
+_STREAM = re.compile(r"[0-9A-F]{16}>[0-9]{12}\Z")
 
 
 def _acks(data: dict[str, Any]) -> dict[str, list[list[int]]]:
     acks: dict[str, list[list[int]]] = {}
     for stream, ranges in data.items():
-        if not _STREAM.match(stream) or not isinstance(ranges, list):
+        if not _STREAM.fullmatch(stream) or not isinstance(ranges, list):
             raise _bad("acks")
         for pair in ranges:
             if not (isinstance(pair, list) and len(pair) == 2
                     and all(isinstance(n, int) and not isinstance(n, bool) for n in pair)):
                 raise _bad("acks")
-        acks[stream] = ranges
+        # A number out of range is dropped, not refused: an older node that merged a
+        # segment numbered past MAX_SEQ acknowledges it honestly, and refusing its
+        # bundles for that would let one bad segment block its carrier again.
+        acks[stream] = [pair for pair in ranges if 1 <= pair[0] <= pair[1] <= MAX_SEQ]
     return acks
+
+
+MAX_REFUSALS = 100
+
+
+def _refusals(items: object) -> tuple[Refusal, ...]:
+    if not isinstance(items, list) or len(items) > MAX_REFUSALS:
+        raise _bad("refused")
+    found = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise _bad("refused")
+        reason = _get(item, "reason", str)
+        if not _REASON.fullmatch(reason):
+            raise _bad("refused")
+        found.append(Refusal(_get(item, "segment", str, SEGMENT_ID),
+                             _get(item, "manifest_sha256", str, SHA256), reason))
+    return tuple(found)
+
+
+_REASON = re.compile(r"[a-z_]{1,40}\Z")
 
 
 def to_ranges(numbers: list[int]) -> list[list[int]]:

@@ -1,9 +1,12 @@
 """Merging bundles: verify everything, then apply each bundle in one transaction.
 
 A rejected bundle changes nothing (its transaction rolls back); the others
-still merge. Change sets are read line by line and applied in batches inside
-the bundle's transaction, so memory stays bounded however large the bundle,
-and a failure on the last line still undoes the first.
+still merge. A relayed segment that fails its own checks is refused alone (a
+savepoint undoes what it wrote) and named in `MergeResult.refused_segments`,
+so one bad village segment never blocks its township's bundles. Change sets
+are read line by line and applied in batches inside the bundle's transaction,
+so memory stays bounded however large the bundle, and a failure on the last
+line still undoes the first.
 """
 
 from __future__ import annotations
@@ -28,16 +31,30 @@ from villagebook.store.changelog import ChangeSet, IndexQueue, MalformedChange, 
 from villagebook.store.db import disk_full
 from villagebook.store.node import Store, system_now
 from villagebook.sync import format as fmt
-from villagebook.sync import quarantine, trust
+from villagebook.sync import numbers, quarantine, trust
 from villagebook.sync.archive import SafeArchive
 from villagebook.sync.authorise import check_claims, check_shape, check_writer
 from villagebook.sync.errors import BundleRejected
-from villagebook.sync.verify import Segment, check_members, relayed_segment, verified_manifest
+from villagebook.sync.verify import Segment, check_listed, check_members, verified_manifest
 
 BATCH_SETS = 2000
 STORED_DIR = "bundles"
 #: Called after each batch: change sets done so far in a segment, and the segment's total.
 Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class SegmentRefusal:
+    """A relayed segment refused alone; the rest of its bundle merged."""
+
+    segment: str
+    origin: str
+    error: Refused
+
+    @property
+    def reason(self) -> str:
+        """The stable code of the refusal."""
+        return getattr(self.error, "reason", "rejected")
 
 
 @dataclass
@@ -61,11 +78,19 @@ class MergeResult:
     held_aside: dict[str, tuple[int, int]] = field(default_factory=dict)
     #: Change sets held aside earlier whose time had come, applied by this merge.
     released: int = 0
+    refused_segments: list[SegmentRefusal] = field(default_factory=list)
+    #: The root segment (id, manifest hash) to remember as refused after the rollback.
+    remember_root: tuple[str, str] | None = None
 
     @property
     def reason(self) -> str:
         """The stable code of the rejection, or ''."""
         return getattr(self.error, "reason", "rejected") if self.error else ""
+
+    @property
+    def refused_anything(self) -> bool:
+        """Whether the bundle, or any segment of it, was refused (exit code 1)."""
+        return self.status == "rejected" or bool(self.refused_segments)
 
 
 class _DryRun(Exception):
@@ -74,6 +99,27 @@ class _DryRun(Exception):
 
 class _AlreadyMerged(Exception):
     """Raised when every segment of a bundle is held: nothing to write."""
+
+
+#: Errors that refuse a segment's content (a relayed one alone, the root with its bundle).
+_CONTENT_ERRORS = (Refused, ClockDriftError, MalformedChange, RecursionError)
+
+
+def as_refusal(error: BaseException) -> Refused:
+    """A content error as the refusal the user reads."""
+    if isinstance(error, ClockDriftError):
+        return BundleRejected(
+            "clock", N_("A timestamp lies {days:.0f} days in the future; check this laptop's "
+            "clock or the sender's"), days=error.ahead_days)
+    if isinstance(error, MalformedChange):
+        return BundleRejected(
+            "bad_change", N_("A change record in the bundle is invalid ({what})"),
+            what="change set differs from the one held")
+    if isinstance(error, RecursionError):  # load_json refuses deep nesting first
+        return BundleRejected("bad_json", N_("The bundle holds invalid JSON"))
+    if not isinstance(error, Refused):
+        raise TypeError(f"not a refusal: {error!r}")
+    return error
 
 
 def merge_files(store: Store, paths: list[Path], *, dry_run: bool = False,
@@ -93,16 +139,10 @@ def merge_file(store: Store, path: Path, *, dry_run: bool = False,
         result.status = "verified"
     except _AlreadyMerged:
         result.status = "already"
-    except ClockDriftError as error:
-        result.status, result.error = "rejected", BundleRejected(
-            "clock", N_("A timestamp lies {days:.0f} days in the future; check this laptop's "
-            "clock or the sender's"), days=error.ahead_days)
-    except MalformedChange:
-        result.status, result.error = "rejected", BundleRejected(
-            "bad_change", N_("A change record in the bundle is invalid ({what})"),
-            what="change set differs from the one held")
-    except Refused as error:
-        result.status, result.error = "rejected", error
+    except _CONTENT_ERRORS as error:
+        result.status, result.error = "rejected", as_refusal(error)
+        result.refused_segments = []
+        _remember_root(store, result)
     except OSError as error:
         # Our own disk (full, over quota, read-only) is not this bundle's fault, even
         # when the failed call names the bundle (a sendfile copy of it, on Linux).
@@ -112,6 +152,16 @@ def merge_file(store: Store, path: Path, *, dry_run: bool = False,
         result.status, result.error = "rejected", BundleRejected(
             "unreadable", N_("Cannot read {path}"), path=str(path))
     return result
+
+
+def _remember_root(store: Store, result: MergeResult) -> None:
+    """A bundle refused for a reused number is remembered (alone, after the rollback),
+    so that this node's next bundle to its sender names the refusal."""
+    if result.remember_root is None:
+        return
+    segment, manifest_sha256 = result.remember_root
+    with store.transaction() as conn:
+        numbers.remember(conn, segment, manifest_sha256, result.origin, result.reason)
 
 
 def _merge(store: Store, archive: SafeArchive, result: MergeResult, dry_run: bool,
@@ -129,21 +179,28 @@ def _merge(store: Store, archive: SafeArchive, result: MergeResult, dry_run: boo
             trust.accept_revocation(store, root.key, key_id)
         for enrolment in manifest.enrolments:
             trust.accept_enrolment(store, root.key, enrolment)
-        segments = [root, *(relayed_segment(store, archive, r) for r in manifest.relayed)]
-        result.segments = len(segments)
-        result.origins = sorted({s.manifest.origin for s in segments})
-        fresh = [s for s in segments if not _held(conn, s.manifest.segment)]
-        if not fresh:  # the same bundle again: roll back even its (identical) enrolments
-            raise _AlreadyMerged
+        root_held = _root_held(store, root, result, dry_run)
+        relayed = _fresh_relayed(store, archive, manifest, result)
+        result.segments = 1 + len(manifest.relayed)
+        result.origins = sorted({manifest.origin, *(s.manifest.origin for s in relayed),
+                                 *(r.origin for r in result.refused_segments if r.origin)})
+        if root_held and not relayed and not result.refused_segments:
+            raise _AlreadyMerged  # the same bundle again: roll back even its enrolments
         _record_acks(store, root.key, manifest)
         conflicts_before = _count(conn, "conflict")
         hierarchy = trust.hierarchy(store)
         stored = "" if dry_run else _keep_copy(store, archive.path)
         index = IndexQueue(conn)
         result.released = quarantine.release_due(store, index)
-        for segment in fresh:
-            _apply_segment(store, archive, segment, hierarchy, result, progress, index)
-            _record_segment(conn, segment, stored)
+        if not root_held:  # the sender's own changes: a refusal refuses the bundle
+            _apply_segment(store, archive, root, hierarchy, result, progress, index)
+            _record_segment(conn, root, stored)
+        highest: dict[str, int] = {}
+        for segment in relayed:
+            refusal = _merge_relayed(store, archive, segment, hierarchy, result, progress,
+                                     index, stored, highest)
+            if refusal is not None:
+                _refuse_segment(conn, result, refusal, segment.manifest_sha256)
         if not dry_run:
             index.flush()
         result.conflicts = max(0, _count(conn, "conflict") - conflicts_before)
@@ -151,9 +208,95 @@ def _merge(store: Store, archive: SafeArchive, result: MergeResult, dry_run: boo
             raise _DryRun
 
 
-def _held(conn: sqlite3.Connection, segment: str) -> bool:
-    return conn.execute("SELECT 1 FROM sync_segment WHERE segment_id = ?",
-                        (segment,)).fetchone() is not None
+def _root_held(store: Store, root: Segment, result: MergeResult, dry_run: bool) -> bool:
+    """Whether the root segment is held; refuse its number if reused or implausible."""
+    m = root.manifest
+    try:
+        return numbers.check_number(store, root, numbers.highest_held(
+            store.conn, m.key_id, m.receiver))
+    except BundleRejected as error:
+        if error.reason == "reused_number" and not dry_run:
+            result.remember_root = (m.segment, root.manifest_sha256)
+        raise
+
+
+def _fresh_relayed(store: Store, archive: SafeArchive, manifest: fmt.Manifest,
+                   result: MergeResult) -> list[Segment]:
+    """The relayed segments not held here, verified, in number order per stream.
+
+    A segment refused here before (same id, same manifest) is skipped quietly: its
+    carrier learns from our acks to stop relaying it. One that fails its own
+    checks is refused alone (into `result.refused_segments`); a carrier whose
+    listing disagrees with what it carries is refused as a whole.
+    """
+    fresh = []
+    for listed in manifest.relayed:
+        found = numbers.held_hash(store, listed.segment)
+        if found is not None and (not found or found == listed.manifest_sha256):
+            continue
+        if numbers.was_refused(store.conn, listed.segment, listed.manifest_sha256):
+            continue
+        try:
+            segment = verified_manifest(store, archive, f"{fmt.SEGMENT_DIR}{listed.segment}/")
+        except _CONTENT_ERRORS as error:
+            _refuse_segment(store.conn, result, SegmentRefusal(
+                listed.segment, _origin_of(store, listed.segment), as_refusal(error)),
+                listed.manifest_sha256)
+            continue
+        check_listed(segment, listed)
+        fresh.append(segment)
+    return sorted(fresh, key=lambda s: (s.manifest.key_id, s.manifest.receiver, s.manifest.seq))
+
+
+def _origin_of(store: Store, segment: str) -> str:
+    """The unit a segment's key speaks for here ('' if the key is unknown)."""
+    row = store.conn.execute("SELECT unit_code FROM sync_key WHERE key_id = ?",
+                             (segment.split("-")[0],)).fetchone()
+    return str(row[0]) if row else ""
+
+
+def _merge_relayed(store: Store, archive: SafeArchive, segment: Segment,
+                   hierarchy: trust.Hierarchy, result: MergeResult, progress: Progress | None,
+                   index: IndexQueue, stored: str,
+                   highest: dict[str, int]) -> SegmentRefusal | None:
+    """Check and apply one relayed segment under a savepoint; a refusal undoes what
+    it wrote (its change sets, search queue, device binding, clock) and is returned."""
+    m = segment.manifest
+    stream = f"{m.key_id}>{m.receiver}"
+    tally = MergeResult(result.path)
+    store.conn.execute("SAVEPOINT relayed_segment")
+    try:
+        if stream not in highest:
+            highest[stream] = numbers.highest_held(store.conn, m.key_id, m.receiver)
+        if numbers.check_number(store, segment, highest[stream]):
+            store.conn.execute("RELEASE relayed_segment")
+            return None  # held after all (listed under an older, hash-less row)
+        _apply_segment(store, archive, segment, hierarchy, tally, progress, index)
+        _record_segment(store.conn, segment, stored)
+    except _CONTENT_ERRORS as error:
+        store.conn.execute("ROLLBACK TO relayed_segment")
+        store.conn.execute("RELEASE relayed_segment")
+        return SegmentRefusal(m.segment, m.origin, as_refusal(error))
+    store.conn.execute("RELEASE relayed_segment")
+    highest[stream] = max(highest[stream], m.seq)  # a chain 1..N in one bundle is plausible
+    _add_tally(result, tally)
+    return None
+
+
+def _add_tally(result: MergeResult, tally: MergeResult) -> None:
+    """Count a merged segment's own tally into its bundle's result."""
+    result.new += tally.new
+    result.updated += tally.updated
+    result.unchanged += tally.unchanged
+    for origin, (count, newest) in tally.held_aside.items():
+        before, latest = result.held_aside.get(origin, (0, 0))
+        result.held_aside[origin] = (before + count, max(latest, newest))
+
+
+def _refuse_segment(conn: sqlite3.Connection, result: MergeResult, refusal: SegmentRefusal,
+                    manifest_sha256: str) -> None:
+    result.refused_segments.append(refusal)
+    numbers.remember(conn, refusal.segment, manifest_sha256, refusal.origin, refusal.reason)
 
 
 def _count(conn: sqlite3.Connection, table: str) -> int:
@@ -266,7 +409,7 @@ def parse_set(line: bytes) -> ChangeSet:
     if not (isinstance(entity, str) and isinstance(record, str) and isinstance(device, str)
             and isinstance(unit, str) and isinstance(hlc, int) and not isinstance(hlc, bool)
             and 0 < hlc < 1 << 63 and isinstance(fields, dict) and isinstance(replaces, dict)
-            and fmt.UNIT.match(unit) and fmt.DEVICE.match(device)):
+            and fmt.UNIT.fullmatch(unit) and fmt.DEVICE.fullmatch(device)):
         raise _bad_line("fields")
     if not all(isinstance(v, list) for v in replaces.values()):
         raise _bad_line("replaces")
@@ -278,14 +421,17 @@ def _record_segment(conn: sqlite3.Connection, segment: Segment, stored: str) -> 
     m = segment.manifest
     conn.execute(
         "INSERT OR IGNORE INTO sync_segment (segment_id, key_id, origin_unit, receiver, seq, "
-        "created_at, received_at, changes, bundle_file, prefix) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        "created_at, received_at, changes, bundle_file, prefix, manifest_sha256) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         (m.segment, m.key_id, m.origin, m.receiver, m.seq, m.created_at,
-         system_now().isoformat(timespec="seconds"), m.payload.changes, stored, segment.prefix))
+         system_now().isoformat(timespec="seconds"), m.payload.changes, stored, segment.prefix,
+         segment.manifest_sha256))
 
 
 def _record_acks(store: Store, sender: trust.TrustedKey, manifest: fmt.Manifest) -> None:
     """Remember what the sending device holds, and how far it holds our own changes."""
     conn = store.conn
+    numbers.heal_own_streams(store, manifest.refused)  # before counting what it holds
     row = conn.execute("SELECT acks, acked_local_seq FROM sync_ack WHERE key_id = ?",
                        (sender.key_id,)).fetchone()
     acks: dict[str, list[list[int]]] = json.loads(row[0]) if row else {}
@@ -293,6 +439,7 @@ def _record_acks(store: Store, sender: trust.TrustedKey, manifest: fmt.Manifest)
         acks[stream] = fmt.union_ranges(acks.get(stream, []), ranges)
     acked = row[1] if row else 0
     own_stream = acks.get(f"{trust.own_key(store).key_id}>{manifest.origin}", [])
+    numbers.skip_held_numbers(store, manifest.origin, own_stream)
     for seq, max_seq in conn.execute(
             "SELECT seq, max_local_seq FROM sync_sent WHERE receiver = ?", (manifest.origin,)):
         if fmt.in_ranges(seq, own_stream):

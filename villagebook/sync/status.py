@@ -47,14 +47,20 @@ def streams(store: Store) -> list[StreamStatus]:
             "SELECT origin_unit, key_id, receiver, seq, received_at, created_at "
             "FROM sync_segment"):
         grouped.setdefault((origin, key_id, receiver), []).append((seq, received, created))
+    refused: dict[tuple[str, str], list[int]] = {}  # arrived, but refused: not missing
+    for key_id, receiver, seq in store.conn.execute(
+            "SELECT key_id, receiver, seq FROM sync_refused"):
+        refused.setdefault((key_id, receiver), []).append(seq)
     found = []
     for (origin, key_id, receiver), rows in sorted(grouped.items()):
         numbers = [seq for seq, _, _ in rows]
         watched = hierarchy.below(receiver, node.unit_code)
+        arrived = [*numbers, *(n for n in refused.get((key_id, receiver), [])
+                               if n < max(numbers))]
         found.append(StreamStatus(
             origin, key_id, receiver, max(numbers), len(numbers),
             max(received for _, received, _ in rows), max(created for _, _, created in rows),
-            _missing(numbers) if watched else ()))
+            _missing(arrived) if watched else ()))
     return found
 
 

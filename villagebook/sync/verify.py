@@ -5,6 +5,7 @@ against the signed hashes, and each relayed segment's own signature.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from villagebook.i18n import N_
@@ -23,6 +24,7 @@ class Segment:
     manifest: fmt.Manifest
     key: TrustedKey
     prefix: str
+    manifest_sha256: str = ""
 
     @property
     def payload_name(self) -> str:
@@ -72,7 +74,7 @@ def verified_manifest(store: Store, archive: SafeArchive, prefix: str = "") -> S
     if comment != fmt.trusted_comment(manifest.origin, manifest.receiver, manifest.seq):
         raise BundleRejected("bad_manifest", N_("The bundle's manifest is invalid ({what})"),
                              what="trusted comment")
-    return Segment(manifest, key, prefix)
+    return Segment(manifest, key, prefix, hashlib.sha256(raw).hexdigest())
 
 
 def expected_members(manifest: fmt.Manifest) -> set[str]:
@@ -113,9 +115,14 @@ def _check_hash(archive: SafeArchive, name: str, sha256: str, size: int | None =
 def relayed_segment(store: Store, archive: SafeArchive, listed: fmt.Relayed) -> Segment:
     """A relayed segment, verified with its own origin's key."""
     segment = verified_manifest(store, archive, f"{fmt.SEGMENT_DIR}{listed.segment}/")
+    check_listed(segment, listed)
+    return segment
+
+
+def check_listed(segment: Segment, listed: fmt.Relayed) -> None:
+    """The verified segment is the one its carrier listed (its own fault if not)."""
     if segment.manifest.segment != listed.segment or \
             segment.manifest.payload.sha256 != listed.payload_sha256:
         raise BundleRejected("hash_mismatch", N_("Member {name} does not match its hash in the "
                              "signed manifest (swapped, altered or damaged)"),
                              name=segment.payload_name)
-    return segment
