@@ -32,6 +32,9 @@ _TRUE_WORDS = {"1", "true", "yes", "y", "是", "有", "√", "✓", "申请"}
 _FALSE_WORDS = {"0", "false", "no", "n", "否", "无", "×", "✗", "不申请"}
 UNIT_CODE = re.compile(r"^\d{12}$")
 MIN_YEAR, MAX_YEAR = 1949, 2100
+#: Fields that hold a unit's 12-digit code (whatever the entity calls them).
+UNIT_CODE_FIELDS = frozenset({"unit_code", "code", "parent_code", "district_code",
+                              "origin_unit"})
 
 
 @dataclass(frozen=True)
@@ -224,11 +227,39 @@ def validate(entity: Entity, data: Mapping[str, object], *, creating: bool) -> d
         if spec.required and _is_empty(value):
             errors.append(FieldError(spec.name, "is required"))
             continue
-        if spec.name == "unit_code" and value is not None and not UNIT_CODE.match(value):
-            errors.append(FieldError(spec.name, "{value} is not a 12-digit unit code",
-                                     {"value": value}))
+        code_error = _unit_code_error(spec, value)
+        if code_error is not None:
+            errors.append(code_error)
             continue
         parsed[spec.name] = value
     if errors:
         raise ValidationError(errors)
     return parsed
+
+
+def _unit_code_error(spec: Field, value: object) -> FieldError | None:
+    if spec.name in UNIT_CODE_FIELDS and isinstance(value, str) and not UNIT_CODE.match(value):
+        return FieldError(spec.name, "{value} is not a 12-digit unit code", {"value": value})
+    return None
+
+
+def stored_value_error(spec: Field, value: object) -> FieldError | None:
+    """Why `value` is not one the app stores in field `spec`; None when it is.
+
+    A stored value is what `validate` makes of some input: parsed, checked and in
+    its one standard form (stripped text, an ISO date, a choice's code, a sorted
+    list). Sync asks this of every value a bundle brings, so a peer cannot place
+    a value that no form, import or command could have written.
+    """
+    if value is None or (spec.is_list and value == []):
+        return FieldError(spec.name, "is required") if spec.required else None
+    try:
+        parsed = _parse(spec, value)
+    except _Refused as refused:
+        return FieldError(spec.name, refused.message, refused.params)
+    if spec.required and _is_empty(parsed):
+        return FieldError(spec.name, "is required")
+    if parsed != value or type(parsed) is not type(value):
+        return FieldError(spec.name, "{value} is not in the form the app stores",
+                          {"value": str(value)[:40]})
+    return _unit_code_error(spec, value)

@@ -31,6 +31,7 @@ from villagebook.sync import trust
 from villagebook.sync.archive import SafeArchive
 from villagebook.sync.authorise import check_claims, check_shape, check_writer
 from villagebook.sync.errors import BundleRejected
+from villagebook.sync.rules_check import BatchRules
 from villagebook.sync.verify import Segment, check_members, relayed_segment, verified_manifest
 
 BATCH_SETS = 2000
@@ -163,12 +164,14 @@ def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
     sets = changes = 0
     newest = 0
     for batch in _batches(_read_sets(archive, segment.payload_name)):
+        rules = BatchRules(store.conn, batch, key)
         for change_set in batch:
             if change_set.device_id != manifest.device:
                 raise BundleRejected("bad_change", N_("A change record in the bundle is invalid "
                                      "({what})"), what="device")
             check_shape(change_set)
             check_writer(key.unit, key.role, key.key_id, change_set, hierarchy)
+            rules.check(change_set)
             if physical(change_set.hlc) > limit:
                 raise ClockDriftError(change_set.hlc, store.wall_ms())
             newest = max(newest, change_set.hlc)
