@@ -7,6 +7,7 @@ line with exit 1, nothing changes, and the reports still print. Honest histories
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,21 +36,36 @@ class Scored:
     root: Path
 
 
-@pytest.fixture
-def scored(tmp_path: Path) -> Iterator[Scored]:
-    with three_nodes(tmp_path) as n:
+@pytest.fixture(scope="module")
+def scored_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once: three nodes that all hold one case, submitted, approved, scored."""
+    root = tmp_path_factory.mktemp("scored")
+    with three_nodes(root) as n:
         case_id = cases.create_case(n.village, {**CASE, "start_date": "2026-03-01"})
         cases.submit_case(n.village, case_id)
-        assert merge_file(n.township, send(n.village, tmp_path / "up")).status == "merged"
+        assert merge_file(n.township, send(n.village, root / "up")).status == "merged"
         cases.review_case(n.township, case_id, ReviewDecision.APPROVE, "做法可推广", "李镇长")
-        assert merge_file(n.district, send(n.township, tmp_path / "up2")).status == "merged"
+        assert merge_file(n.district, send(n.township, root / "up2")).status == "merged"
         evaluation.score_case(n.district, case_id, "张教授", 88)
-        down = send(n.district, tmp_path / "down", TOWNSHIP[0])
+        down = send(n.district, root / "down", TOWNSHIP[0])
         assert merge_file(n.township, down).status == "merged"
-        assert merge_file(n.village, send(n.township, tmp_path / "down2",
+        assert merge_file(n.village, send(n.township, root / "down2",
                                           VILLAGE[0])).status == "merged"
         assert cases.get_case(n.village, case_id)["status"] == "scored"
-        yield Scored(n, case_id, tmp_path)
+        (root / "case_id").write_text(case_id)
+    return root
+
+
+@pytest.fixture
+def scored(scored_template: Path, tmp_path: Path) -> Iterator[Scored]:
+    for name in ("village", "township", "district"):
+        shutil.copytree(scored_template / name, tmp_path / name)
+    nodes = Nodes(Store(tmp_path / "village"), Store(tmp_path / "township"),
+                  Store(tmp_path / "district"), tmp_path)
+    try:
+        yield Scored(nodes, (scored_template / "case_id").read_text(), tmp_path)
+    finally:
+        nodes.close()
 
 
 def head(store: Store, entity: str, record: str, name: str) -> str:
