@@ -19,6 +19,7 @@ from tests.conftest import TOWNSHIP, VILLAGE, run_cli
 from tests.sync_helpers import CASE, Nodes, change_line, forge, send, state, three_nodes
 from villagebook.domain.enums import ReviewDecision
 from villagebook.services import cases, evaluation
+from villagebook.services.demo import generate
 from villagebook.store import changelog
 from villagebook.store.node import Store
 from villagebook.sync.merge import merge_file
@@ -241,3 +242,11 @@ def test_an_edit_after_a_return_merges_everywhere_and_late_copies_too(tmp_path: 
         assert merge_file(n.township, send(n.village, tmp_path / "g", full=True)).error is None
         assert {cases.get_case(s, case_id)["status"] for s in
                 (n.village, n.township, n.district)} == {"scored"}
+
+
+def test_demo_records_made_for_other_units_stay_on_the_node(tmp_path: Path) -> None:
+    with three_nodes(tmp_path) as n:
+        generate(n.township, cases=10, problems=5, seed=3)
+        result = merge_file(n.district, send(n.township, tmp_path / "up"))
+        assert result.status == "merged", result.error
+        assert n.district.conn.execute("SELECT count(*) FROM innovation_case").fetchone() == (0,)
