@@ -7,6 +7,7 @@ line with exit 1, nothing changes, and the reports still print. Honest histories
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -133,6 +134,24 @@ def test_a_village_cannot_rewrite_its_case_after_scoring(scored: Scored) -> None
     refused_for(scored.nodes.township, bundle, "forbidden_change", case_id)
     text = run_cli(scored.nodes.township.home, "merge", str(bundle), lang="zh")
     assert "内容不能再修改" in text.err and case_id in text.err
+
+
+@pytest.mark.parametrize("which", ["status", "unit_code"])
+def test_a_village_cannot_slip_an_edit_into_one_of_its_old_writes(scored: Scored,
+                                                                  which: str) -> None:
+    """A held change set that comes back with more fields (the submission, or the
+    case's first write) is judged whole: new content for a scored case is refused."""
+    village, case_id = scored.nodes.village, scored.case_id
+    row = village.conn.execute(
+        "SELECT hlc, fields, replaces FROM change_set WHERE entity = 'case' AND record_id = ? "
+        "AND device_id = ? AND fields LIKE ? ORDER BY hlc LIMIT 1",
+        (case_id, village.node.device_id, f'%"{which}"%')).fetchone()
+    fields = {**json.loads(row[1]), "contact": "13900000000"}
+    line = {"entity": "case", "record": case_id, "hlc": row[0],
+            "device": village.node.device_id, "unit": VILLAGE[0], "fields": fields,
+            "replaces": json.loads(row[2])}
+    bundle = forge(village, scored.root / "slip.vbundle", change_line(**line), seq=9)
+    refused_for(scored.nodes.township, bundle, "forbidden_change", case_id)
 
 
 @pytest.mark.parametrize("fields", [

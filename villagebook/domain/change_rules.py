@@ -171,7 +171,31 @@ def judge(entity: Entity, change: WrittenSet, role: Role, history: Sequence[Writ
         _check_status(entity, change, role, priors.get("status", []), creating)
     if entity.name == "case" and not creating and any(
             name != "status" for name in change.fields):
+        if "status" in change.fields:  # the app moves a case and edits it in two writes
+            raise _forbidden(entity, change, next(n for n in change.fields if n != "status"),
+                             N_("{kind} record {record}: a status and its content are never "
+                                "changed in one write"))
         _check_unlocked(entity, change, priors.get("status", []))
+
+
+def judge_completion(entity: Entity, whole: WrittenSet, extra: Sequence[str], role: Role,
+                     history: Sequence[WrittenSet], place: UnitPlace | None = None) -> None:
+    """Judge a held change set that comes back with more fields (`extra`): `whole` is
+    the held set with them. Besides the rules for `whole`, content it adds to a case
+    that is locked now (every current status approved, scored, submitted) is refused:
+    the set's own time says nothing about when its new part was written."""
+    judge(entity, whole, role, history, place)
+    if entity.name != "case" or not any(n not in ("status", DELETED_FIELD) for n in extra):
+        return
+    priors = _priors(entity, whole, history).get("status", [])
+    replaced = {cid for p in priors for cid in p.replaces}
+    current = [p for p in priors if p.change_id not in replaced]
+    if current and all(p.value not in CASE_EDITABLE for p in current):
+        name = next(n for n in extra if n not in ("status", DELETED_FIELD))
+        raise _forbidden(entity, whole, name,
+                         N_("Case {record} was {status} when this device changed its "
+                            "{field}; its content can no longer be edited"),
+                         status=_status(entity, current[0].value))
 
 
 def _priors(entity: Entity, change: WrittenSet,

@@ -15,7 +15,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 
-from villagebook.domain.change_rules import RuleBroken, UnitPlace, judge
+from villagebook.domain.change_rules import RuleBroken, UnitPlace, judge, judge_completion
 from villagebook.domain.enums import Role
 from villagebook.domain.fields import ENTITIES
 from villagebook.store.changelog import ChangeSet, chunks
@@ -34,6 +34,8 @@ class BatchRules:
         self._key = key
         self._history: dict[tuple[str, str], list[ChangeSet]] | None = None
         self._held: set[str] = set()
+        self._extra: dict[str, ChangeSet] = {}
+        self._held_fields: dict[str, set[str]] = {}
 
     def check(self, change_set: ChangeSet) -> None:
         """Refuse the bundle (BundleRejected) if the app could not have written the set.
@@ -41,31 +43,68 @@ class BatchRules:
         Call after `check_shape` and `check_writer`: the entity and fields are known.
         """
         history = self._load()
-        if change_set.set_id in self._held:
+        if change_set.set_id in self._held and change_set.set_id not in self._extra:
             return
         entity = ENTITIES[change_set.entity]
         place = None
         if entity.name == "unit" and change_set.unit == self._key.unit:
             place = UnitPlace(self._key.parent, self._key.role)
+        known = history.get((change_set.entity, change_set.record_id), [])
         try:
-            judge(entity, change_set, self._role,
-                  history.get((change_set.entity, change_set.record_id), ()), place)
+            if change_set.set_id in self._extra:
+                whole = self._extra[change_set.set_id]
+                judge_completion(entity, whole, sorted(change_set.fields.keys() -
+                                                       self._held_fields[whole.set_id]),
+                                 self._role, known, place)
+            else:
+                judge(entity, change_set, self._role, known, place)
         except RuleBroken as broken:
             raise BundleRejected(broken.reason, broken.message, **broken.params) from None
 
     def _load(self) -> dict[tuple[str, str], list[ChangeSet]]:
         if self._history is None:
-            self._history = held_history(self._conn, self._batch, self._held)
-            for change_set in self._batch:  # what arrives together is judged together
-                if change_set.set_id not in self._held and change_set.entity in ENTITIES:
-                    self._history[(change_set.entity, change_set.record_id)].append(change_set)
+            held = held_sets(self._conn, [c.set_id for c in self._batch])
+            self._held = set(held)
+            self._held_fields = {set_id: set(h.fields) for set_id, h in held.items()}
+            # A held set may come back with more fields (a set that arrived in parts):
+            # it is judged whole, held part and new part together.
+            self._extra = {c.set_id: _whole(c, held[c.set_id]) for c in self._batch
+                           if c.set_id in held and c.fields.keys() - held[c.set_id].fields.keys()}
+            pending = [c for c in self._batch if c.set_id not in held and c.entity in ENTITIES]
+            # Only records that get something new need their history (a bundle that
+            # repeats what is held reads nothing more).
+            self._history = held_history(self._conn, [*pending, *self._extra.values()])
+            for change_set in pending:  # what arrives together is judged together
+                self._history[(change_set.entity, change_set.record_id)].append(change_set)
         return self._history
 
 
-def held_history(conn: sqlite3.Connection, batch: Sequence[ChangeSet],
-                 held_ids: set[str]) -> defaultdict[tuple[str, str], list[ChangeSet]]:
-    """The change sets held for the records of `batch`, by (entity, record id);
-    adds the ids of the held sets to `held_ids`."""
+def _whole(incoming: ChangeSet, held: ChangeSet) -> ChangeSet:
+    """A held set completed with the fields that `incoming` adds to it."""
+    extra = incoming.fields.keys() - held.fields.keys()
+    return ChangeSet(held.set_id, held.entity, held.record_id, held.hlc, held.device_id,
+                     held.unit, {**held.fields, **{n: incoming.fields[n] for n in extra}},
+                     {**held.replaces, **{n: r for n, r in incoming.replaces.items()
+                                          if n in extra}})
+
+
+def held_sets(conn: sqlite3.Connection, set_ids: Sequence[str]) -> dict[str, ChangeSet]:
+    """The sets among `set_ids` this node holds already."""
+    held: dict[str, ChangeSet] = {}
+    for part in chunks(list(set_ids)):
+        for row in conn.execute(
+                "SELECT set_id, entity, record_id, hlc, device_id, unit, fields, replaces "
+                f"FROM change_set WHERE set_id IN ({','.join('?' * len(part))})",
+                tuple(part)):
+            set_id, entity, record_id, hlc, device, unit, fields, replaces = row
+            held[set_id] = ChangeSet(set_id, entity, record_id, hlc, device, unit,
+                                     json.loads(fields), json.loads(replaces))
+    return held
+
+
+def held_history(conn: sqlite3.Connection,
+                 batch: Sequence[ChangeSet]) -> defaultdict[tuple[str, str], list[ChangeSet]]:
+    """The change sets held for the records of `batch`, by (entity, record id)."""
     wanted: dict[str, set[str]] = defaultdict(set)
     for change_set in batch:
         wanted[change_set.entity].add(change_set.record_id)
@@ -77,7 +116,6 @@ def held_history(conn: sqlite3.Connection, batch: Sequence[ChangeSet],
                 f"FROM change_set WHERE entity = ? AND record_id IN ({','.join('?' * len(part))})",
                 (entity, *part))
             for set_id, name, record_id, hlc, device, unit, fields, replaces in rows:
-                held_ids.add(set_id)
                 history[(name, record_id)].append(ChangeSet(
                     set_id, name, record_id, hlc, device, unit, json.loads(fields),
                     json.loads(replaces)))
