@@ -27,14 +27,14 @@ docs/SYNC.md ("Known limits").
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from villagebook.domain.enums import CaseStatus, ProblemStatus, Role, UnitKind
-from villagebook.domain.fields import DELETED_FIELD, Entity
+from villagebook.domain.fields import DELETED_FIELD, ENTITIES, Entity, Field
 from villagebook.domain.rules import CASE_EDITABLE, case_move_allowed, problem_moves
-from villagebook.domain.validation import FieldError, stored_value_error
+from villagebook.domain.validation import FieldError, stored_form_test, stored_value_error
 from villagebook.i18n import N_, Term
 
 INVALID_VALUE = "invalid_value"
@@ -115,7 +115,10 @@ def status_move_allowed(entity: str, role: Role, current: str, target: str) -> b
 
 def fixed_fields(entity: Entity, changed: Mapping[str, Any]) -> list[str]:
     """The fields of `changed` that are set once, at creation, and never changed."""
-    return [name for name in changed if name != DELETED_FIELD and entity.field(name).immutable]
+    fixed = _FIXED.get(entity.name)
+    if fixed is None:  # an entity declared after this module was loaded
+        fixed = frozenset(spec.name for spec in entity.fields if spec.immutable)
+    return [name for name in changed if name in fixed]
 
 
 def anchor(entity: Entity) -> str:
@@ -134,14 +137,28 @@ def creates(entity: Entity, change: WrittenSet) -> bool:
 
 # --- judging one change set -------------------------------------------------------------
 
+# Per entity name, built once: merges run these on every value (a frozen Entity is
+# costly to hash, so nothing here is keyed by one).
+_SPECS: dict[str, dict[str, Field]] = {
+    name: {spec.name: spec for spec in entity.fields} for name, entity in ENTITIES.items()}
+_TESTS: dict[str, dict[str, Callable[[object], bool]]] = {
+    name: {spec.name: stored_form_test(spec) for spec in entity.fields}
+    for name, entity in ENTITIES.items()}
+_FIXED: dict[str, frozenset[str]] = {
+    name: frozenset(spec.name for spec in entity.fields if spec.immutable)
+    for name, entity in ENTITIES.items()}
+
+
 def check_values(entity: Entity, change: WrittenSet) -> bool:
     """Every value is a stored value, and a creating set is complete. Returns `creates`.
 
     Depends on the set alone, so it never depends on arrival order.
     """
+    specs, tests = _specs(entity), _TESTS.get(entity.name) or {}
     for name, value in change.fields.items():
-        if name != DELETED_FIELD:
-            error = stored_value_error(entity.field(name), value)
+        test = tests.get(name)
+        if name != DELETED_FIELD and (test is None or not test(value)):
+            error = stored_value_error(specs[name], value)
             if error is not None:
                 raise _invalid(entity, change, error)
     creating = creates(entity, change)
@@ -327,6 +344,11 @@ def _check_unlocked(entity: Entity, change: WrittenSet, priors: list[_Prior]) ->
                              N_("Case {record} was {status} when this device changed its "
                                 "{field}; its content can no longer be edited"),
                              status=_status(entity, lock.value))
+
+
+def _specs(entity: Entity) -> dict[str, Field]:
+    found = _SPECS.get(entity.name)
+    return found if found is not None else {spec.name: spec for spec in entity.fields}
 
 
 # --- refusals ---------------------------------------------------------------------------

@@ -11,9 +11,10 @@ shown, so a sentence is never built from fragments.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as default
 from functools import cache
@@ -243,6 +244,55 @@ def _unit_code_error(spec: Field, value: object) -> FieldError | None:
     return None
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _stored_date(value: object) -> bool:
+    if type(value) is not str or not _ISO_DATE.match(value):
+        return False
+    try:
+        return MIN_YEAR <= dt.date.fromisoformat(value).year <= MAX_YEAR
+    except ValueError:
+        return False
+
+
+@cache
+def stored_form_test(spec: Field) -> Callable[[object], bool]:
+    """A quick test of one field's values: True for a value plainly in stored form
+    (None too, for optional fields); False means "ask `stored_value_error`", which
+    parses and says why. Built once per field: sync runs it on every value it merges."""
+    empty_ok = not spec.required
+    limit = spec.max_length if spec.max_length is not None else 1 << 62
+    if spec.kind in (Kind.TEXT, Kind.LONGTEXT):
+        code = spec.name in UNIT_CODE_FIELDS
+        return lambda v: (v is None and empty_ok) or (
+            type(v) is str and v != "" and not v[0].isspace() and not v[-1].isspace()
+            and len(v) <= limit and (not code or UNIT_CODE.match(v) is not None))
+    if spec.kind in (Kind.CHOICE, Kind.CHOICES):
+        assert spec.choices is not None
+        codes = spec.choices.codes()
+        if spec.kind is Kind.CHOICE:
+            known = frozenset(codes)
+            return lambda v: (v is None and empty_ok) or (type(v) is str and v in known)
+        order = {c: i for i, c in enumerate(codes)}
+        return lambda v: v is None or (type(v) is list and all(
+            type(c) is str and c in order for c in v) and all(
+            order[a] < order[b] for a, b in itertools.pairwise(v)))
+    if spec.kind is Kind.DATE:
+        return lambda v: (v is None and empty_ok) or _stored_date(v)
+    if spec.kind is Kind.INT:
+        low = spec.minimum if spec.minimum is not None else -(1 << 62)
+        high = spec.maximum if spec.maximum is not None else 1 << 62
+        return lambda v: (v is None and empty_ok) or (type(v) is int and low <= v <= high)
+    if spec.kind is Kind.BOOL:
+        return lambda v: (v is None and empty_ok) or type(v) is bool
+    if spec.kind is Kind.REF:
+        return lambda v: (v is None and empty_ok) or (type(v) is str and
+                                                     _UUID.match(v) is not None)
+    return lambda v: False  # lists of ids: parsed every time
+
+
 def stored_value_error(spec: Field, value: object) -> FieldError | None:
     """Why `value` is not one the app stores in field `spec`; None when it is.
 
@@ -253,6 +303,8 @@ def stored_value_error(spec: Field, value: object) -> FieldError | None:
     """
     if value is None or (spec.is_list and value == []):
         return FieldError(spec.name, "is required") if spec.required else None
+    if stored_form_test(spec)(value):
+        return None  # the common case, decided without parsing
     try:
         parsed = _parse(spec, value)
     except _Refused as refused:

@@ -63,14 +63,16 @@ class BatchRules:
 
     def _load(self) -> dict[tuple[str, str], list[ChangeSet]]:
         if self._history is None:
-            held = held_sets(self._conn, [c.set_id for c in self._batch])
-            self._held = set(held)
-            self._held_fields = {set_id: set(h.fields) for set_id, h in held.items()}
+            self._held_fields = held_fields(self._conn, [c.set_id for c in self._batch])
+            self._held = set(self._held_fields)
             # A held set may come back with more fields (a set that arrived in parts):
             # it is judged whole, held part and new part together.
-            self._extra = {c.set_id: _whole(c, held[c.set_id]) for c in self._batch
-                           if c.set_id in held and c.fields.keys() - held[c.set_id].fields.keys()}
-            pending = [c for c in self._batch if c.set_id not in held and c.entity in ENTITIES]
+            grown = [c for c in self._batch if c.set_id in self._held
+                     and c.fields.keys() - self._held_fields[c.set_id]]
+            whole = held_sets(self._conn, [c.set_id for c in grown]) if grown else {}
+            self._extra = {c.set_id: _whole(c, whole[c.set_id]) for c in grown}
+            pending = [c for c in self._batch
+                       if c.set_id not in self._held and c.entity in ENTITIES]
             # Only records that get something new need their history (a bundle that
             # repeats what is held reads nothing more).
             self._history = held_history(self._conn, [*pending, *self._extra.values()])
@@ -88,8 +90,21 @@ def _whole(incoming: ChangeSet, held: ChangeSet) -> ChangeSet:
                                           if n in extra}})
 
 
+def held_fields(conn: sqlite3.Connection, set_ids: Sequence[str]) -> dict[str, set[str]]:
+    """Which of `set_ids` this node holds already, with the names of their fields
+    (listed by SQLite itself: a bundle that repeats what is held parses no JSON)."""
+    held: dict[str, set[str]] = {}
+    for part in chunks(list(set_ids)):
+        for set_id, names in conn.execute(
+                "SELECT c.set_id, (SELECT group_concat(key, char(31)) FROM json_each(c.fields)) "
+                f"FROM change_set c WHERE c.set_id IN ({','.join('?' * len(part))})",
+                tuple(part)):
+            held[set_id] = set(names.split("\x1f")) if names else set()
+    return held
+
+
 def held_sets(conn: sqlite3.Connection, set_ids: Sequence[str]) -> dict[str, ChangeSet]:
-    """The sets among `set_ids` this node holds already."""
+    """The sets among `set_ids` this node holds, whole."""
     held: dict[str, ChangeSet] = {}
     for part in chunks(list(set_ids)):
         for row in conn.execute(
