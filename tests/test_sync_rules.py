@@ -16,9 +16,18 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TOWNSHIP, VILLAGE, run_cli
-from tests.sync_helpers import CASE, Nodes, change_line, forge, send, state, three_nodes
-from villagebook.domain.enums import ReviewDecision
+from tests.conftest import TOWNSHIP, VILLAGE, make_node, run_cli
+from tests.sync_helpers import (
+    CASE,
+    Nodes,
+    change_line,
+    forge,
+    introduce,
+    send,
+    state,
+    three_nodes,
+)
+from villagebook.domain.enums import ReviewDecision, Role
 from villagebook.services import cases, evaluation
 from villagebook.services.demo import generate
 from villagebook.store import changelog
@@ -269,3 +278,30 @@ def test_demo_records_made_for_other_units_stay_on_the_node(tmp_path: Path) -> N
         result = merge_file(n.district, send(n.township, tmp_path / "up"))
         assert result.status == "merged", result.error
         assert n.district.conn.execute("SELECT count(*) FROM innovation_case").fetchone() == (0,)
+
+
+def test_a_title_conflict_on_an_approved_case_is_not_settled_by_editing_it(
+        tmp_path: Path) -> None:
+    with three_nodes(tmp_path) as n:
+        laptop = make_node(tmp_path / "laptop2", Role.VILLAGE, VILLAGE)
+        introduce(n.township, laptop)
+        introduce(laptop, n.township)
+        try:
+            case_id = cases.create_case(n.village, CASE)
+            _merged(n.township, send(n.village, tmp_path / "a"))
+            _merged(laptop, send(n.township, tmp_path / "b", VILLAGE[0]))
+            # Both laptops retitle the draft offline; then one submits it and the
+            # township approves it before the two titles ever meet.
+            cases.update_case(n.village, case_id, {"title": "甲稿"})
+            cases.update_case(laptop, case_id, {"title": "乙稿"})
+            cases.submit_case(n.village, case_id)
+            _merged(n.township, send(n.village, tmp_path / "c"))
+            _merged(n.township, send(laptop, tmp_path / "d"))
+            cases.review_case(n.township, case_id, ReviewDecision.APPROVE, "同意", "李镇长")
+            _merged(n.village, send(n.township, tmp_path / "e", VILLAGE[0]))
+        finally:
+            laptop.close()
+        [conflict] = run_cli(n.village.home, "conflicts", "--json").json()
+        keep = conflict["values"][-1]["value_id"]
+        result = run_cli(n.village.home, "conflicts", "resolve", conflict["id"], "--keep", keep)
+        assert result.code == 1 and "can no longer be edited" in result.err, result
