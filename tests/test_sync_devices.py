@@ -104,9 +104,14 @@ def test_a_township_cannot_write_a_villages_case_through_a_key_it_made(tmp_path:
             forged = _relaying(n.township, tmp_path / f"forged{number}.vbundle", minted, segment,
                                [_enrolment(minted, TOWNSHIP[0], signature)], DISTRICT[0])
             refused(n.district, forged, "no trusted device of that unit handed it over")
-        # Without the enrolment, the district does not know the key at all.
+        # Without the enrolment, the district does not know the key at all: that segment
+        # is refused alone, by name, and the rest of the township's bundle merges.
         bare = _relaying(n.township, tmp_path / "bare.vbundle", minted, segment, [], DISTRICT[0])
-        refused(n.district, bare, "does not trust")
+        alone = run_cli(n.district.home, "merge", "--json", str(bare))
+        assert alone.code == 1, alone
+        [report] = alone.json()["bundles"][0]["refused_segments"]
+        assert (report["reason"], report["segment"].split("-")[0]) == \
+            ("unknown_key", own_key(minted).key_id)
         assert cases.get_case(n.district, case_id)["title"] == CASE["title"]
         listed = run_cli(n.district.home, "merge", "--json", str(forged))
         assert listed.json()["bundles"][0]["reason"] == "no_handover"

@@ -81,6 +81,11 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+class Term(str):
+    """A msgid given as a message parameter (a field's or a kind's label): it is
+    translated when the message is shown, like the message itself."""
+
+
 def set_language(lang: str) -> None:
     """Switch the language of everything shown from now on."""
     global _current

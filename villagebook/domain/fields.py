@@ -115,8 +115,9 @@ UNIT = Entity(
         Field("code", "Unit code", required=True, max_length=12, immutable=True,
               headers=("单位代码", "区划代码", "code")),
         Field("name", "Unit name", required=True, max_length=NAME_MAX, headers=("单位名称",)),
+        # A unit's kind and place are fixed when it is set up (see change_rules).
         Field("kind", "Unit kind", Kind.CHOICE, required=True, choices=UnitKind,
-              headers=("单位类型",)),
+              immutable=True, headers=("单位类型",)),
         Field("parent_code", "Parent unit", max_length=12, immutable=True,
               headers=("上级单位代码",)),
     ),

@@ -11,9 +11,10 @@ shown, so a sentence is never built from fragments.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as default
 from functools import cache
@@ -32,6 +33,9 @@ _TRUE_WORDS = {"1", "true", "yes", "y", "是", "有", "√", "✓", "申请"}
 _FALSE_WORDS = {"0", "false", "no", "n", "否", "无", "×", "✗", "不申请"}
 UNIT_CODE = re.compile(r"[0-9]{12}\Z")  # not \d, $: "٣…", "…\n" are no codes
 MIN_YEAR, MAX_YEAR = 1949, 2100
+#: Fields that hold a unit's 12-digit code (whatever the entity calls them).
+UNIT_CODE_FIELDS = frozenset({"unit_code", "code", "parent_code", "district_code",
+                              "origin_unit"})
 
 
 @dataclass(frozen=True)
@@ -224,11 +228,90 @@ def validate(entity: Entity, data: Mapping[str, object], *, creating: bool) -> d
         if spec.required and _is_empty(value):
             errors.append(FieldError(spec.name, "is required"))
             continue
-        if spec.name == "unit_code" and value is not None and not UNIT_CODE.match(value):
-            errors.append(FieldError(spec.name, "{value} is not a 12-digit unit code",
-                                     {"value": value}))
+        code_error = _unit_code_error(spec, value)
+        if code_error is not None:
+            errors.append(code_error)
             continue
         parsed[spec.name] = value
     if errors:
         raise ValidationError(errors)
     return parsed
+
+
+def _unit_code_error(spec: Field, value: object) -> FieldError | None:
+    if spec.name in UNIT_CODE_FIELDS and isinstance(value, str) and not UNIT_CODE.match(value):
+        return FieldError(spec.name, "{value} is not a 12-digit unit code", {"value": value})
+    return None
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _stored_date(value: object) -> bool:
+    if type(value) is not str or not _ISO_DATE.match(value):
+        return False
+    try:
+        return MIN_YEAR <= dt.date.fromisoformat(value).year <= MAX_YEAR
+    except ValueError:
+        return False
+
+
+@cache
+def stored_form_test(spec: Field) -> Callable[[object], bool]:
+    """A quick test of one field's values: True for a value plainly in stored form
+    (None too, for optional fields); False means "ask `stored_value_error`", which
+    parses and says why. Built once per field: sync runs it on every value it merges."""
+    empty_ok = not spec.required
+    limit = spec.max_length if spec.max_length is not None else 1 << 62
+    if spec.kind in (Kind.TEXT, Kind.LONGTEXT):
+        code = spec.name in UNIT_CODE_FIELDS
+        return lambda v: (v is None and empty_ok) or (
+            type(v) is str and v != "" and not v[0].isspace() and not v[-1].isspace()
+            and len(v) <= limit and (not code or UNIT_CODE.match(v) is not None))
+    if spec.kind in (Kind.CHOICE, Kind.CHOICES):
+        assert spec.choices is not None
+        codes = spec.choices.codes()
+        if spec.kind is Kind.CHOICE:
+            known = frozenset(codes)
+            return lambda v: (v is None and empty_ok) or (type(v) is str and v in known)
+        order = {c: i for i, c in enumerate(codes)}
+        return lambda v: v is None or (type(v) is list and all(
+            type(c) is str and c in order for c in v) and all(
+            order[a] < order[b] for a, b in itertools.pairwise(v)))
+    if spec.kind is Kind.DATE:
+        return lambda v: (v is None and empty_ok) or _stored_date(v)
+    if spec.kind is Kind.INT:
+        low = spec.minimum if spec.minimum is not None else -(1 << 62)
+        high = spec.maximum if spec.maximum is not None else 1 << 62
+        return lambda v: (v is None and empty_ok) or (type(v) is int and low <= v <= high)
+    if spec.kind is Kind.BOOL:
+        return lambda v: (v is None and empty_ok) or type(v) is bool
+    if spec.kind is Kind.REF:
+        return lambda v: (v is None and empty_ok) or (type(v) is str and
+                                                     _UUID.match(v) is not None)
+    return lambda v: False  # lists of ids: parsed every time
+
+
+def stored_value_error(spec: Field, value: object) -> FieldError | None:
+    """Why `value` is not one the app stores in field `spec`; None when it is.
+
+    A stored value is what `validate` makes of some input: parsed, checked and in
+    its one standard form (stripped text, an ISO date, a choice's code, a sorted
+    list). Sync asks this of every value a bundle brings, so a peer cannot place
+    a value that no form, import or command could have written.
+    """
+    if value is None or (spec.is_list and value == []):
+        return FieldError(spec.name, "is required") if spec.required else None
+    if stored_form_test(spec)(value):
+        return None  # the common case, decided without parsing
+    try:
+        parsed = _parse(spec, value)
+    except _Refused as refused:
+        return FieldError(spec.name, refused.message, refused.params)
+    if spec.required and _is_empty(parsed):
+        return FieldError(spec.name, "is required")
+    if parsed != value or type(parsed) is not type(value):
+        return FieldError(spec.name, "{value} is not in the form the app stores",
+                          {"value": str(value)[:40]})
+    return _unit_code_error(spec, value)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from villagebook.domain.change_rules import content_editable, status_move_allowed
 from villagebook.domain.enums import CaseStatus, ReviewDecision, Role
 from villagebook.domain.fields import CASE
-from villagebook.domain.rules import CASE_EDITABLE, case_move_allowed
 from villagebook.services import records
 from villagebook.services.errors import Refused
 from villagebook.store.node import Store
@@ -51,7 +51,7 @@ def update_case(store: Store, case_id: str, data: Mapping[str, Any]) -> list[str
     changed: list[str] = []
     if values:
         _own(store, case)
-        if CaseStatus(case["status"] or "draft") not in CASE_EDITABLE:
+        if not content_editable(case["status"]):
             raise Refused("This case is {status} and can no longer be edited",
                           status=case["status"])
         changed = records.update_record(store, "case", case_id, values, owner=case["unit_code"])
@@ -71,7 +71,7 @@ def move_case(store: Store, case_id: str, target: str) -> list[str]:
     role = store.node.role
     if role is Role.VILLAGE:
         _own(store, case)
-    if not case_move_allowed(role, current, wanted):
+    if not status_move_allowed("case", role, current.value, wanted.value):
         raise Refused("A {role} node cannot move a case from {current} to {target}",
                       role=role.value, current=current.value, target=wanted.value)
     records.write_changes(store, "case", case_id, case["unit_code"], parsed)

@@ -12,7 +12,7 @@ from typing import Any
 from villagebook.domain.enums import Choice
 from villagebook.domain.fields import ENTITIES
 from villagebook.domain.validation import FieldError, ValidationError
-from villagebook.i18n import _
+from villagebook.i18n import Term, _
 from villagebook.services.errors import Refused
 
 # C0 and C1 controls (but TAB), DEL, and bidi overrides that could reorder a line.
@@ -29,8 +29,17 @@ def safe_text(text: object) -> str:
 
 
 def _localise_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: _(value.label) if isinstance(value, Choice) else value
-            for key, value in params.items()}
+    return {key: _localise(value) for key, value in params.items()}
+
+
+def _localise(value: Any) -> Any:
+    if isinstance(value, Choice):
+        return _(value.label)
+    if isinstance(value, Term):
+        return _(value)
+    if isinstance(value, FieldError):  # a validation problem quoted inside a sentence
+        return _(value.message).format(**_localise_params(value.params))
+    return value
 
 
 def field_label(entity_name: str | None, field_name: str) -> str:

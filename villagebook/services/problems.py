@@ -6,7 +6,8 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from villagebook.domain.enums import ProblemStatus
+from villagebook.domain.change_rules import status_move_allowed
+from villagebook.domain.enums import ProblemStatus, Role
 from villagebook.domain.fields import PROBLEM
 from villagebook.domain.rules import problem_moves
 from villagebook.services import records
@@ -44,15 +45,15 @@ def update_problem(store: Store, problem_id: str, data: Mapping[str, Any]) -> li
     if "status" in values:
         parsed = records.changed_values(PROBLEM, problem, {"status": values["status"]})
         if parsed:
-            _check_move(problem, ProblemStatus(parsed["status"]), values)
+            _check_move(problem, ProblemStatus(parsed["status"]), values, store.node.role)
     return records.update_record(store, "problem", problem_id, values,
                                  owner=problem["unit_code"])
 
 
 def _check_move(problem: Mapping[str, Any], target: ProblemStatus,
-                values: Mapping[str, Any]) -> None:
+                values: Mapping[str, Any], role: Role) -> None:
     current = ProblemStatus(problem["status"] or "open")
-    if target not in problem_moves(current):
+    if not status_move_allowed("problem", role, current.value, target.value):
         allowed = ", ".join(move.value for move in problem_moves(current)) or "-"
         raise Refused("A problem moves from {current} to {allowed} only, not to {target}",
                       current=current.value, allowed=allowed, target=target.value)

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
+from villagebook.domain.change_rules import fixed_fields
 from villagebook.domain.fields import DELETED_FIELD, ENTITIES, Entity, Kind
 from villagebook.domain.validation import FieldError, ValidationError, validate
 from villagebook.services.errors import RecordNotFound
@@ -152,7 +153,7 @@ def changed_values(
     """
     parsed = validate(entity, data, creating=False)
     changed = {name: value for name, value in parsed.items() if current.get(name) != value}
-    frozen = [name for name in changed if entity.field(name).immutable]
+    frozen = fixed_fields(entity, changed)
     if frozen:
         raise ValidationError([FieldError(name, "cannot be changed once set") for name in frozen])
     return changed

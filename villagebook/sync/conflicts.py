@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from villagebook.domain.change_rules import content_editable
 from villagebook.domain.clock import to_datetime
 from villagebook.services.errors import Refused
 from villagebook.services.records import write_changes
@@ -88,5 +89,17 @@ def resolve(store: Store, wanted: str, keep: str) -> ConflictView:
                      trust.hierarchy(store)):
         raise Refused("Only the unit that may write this field can settle it ({unit})",
                       unit=view.owner)
+    if view.entity == "case" and view.field != "status":
+        _check_editable(store, view.record_id)
     write_changes(store, view.entity, view.record_id, view.owner, {view.field: chosen.value})
     return view
+
+
+def _check_editable(store: Store, case_id: str) -> None:
+    """Settling a case's content is editing it: only while its unit may edit it (the
+    same rule merges apply, `change_rules`)."""
+    row = store.conn.execute("SELECT status FROM innovation_case WHERE id = ?",
+                             (case_id,)).fetchone()
+    if row is not None and not content_editable(row[0]):
+        raise Refused("This case is {status} and can no longer be edited",
+                      status=row[0])

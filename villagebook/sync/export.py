@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from villagebook.domain.change_rules import anchor
 from villagebook.domain.clock import first_after
 from villagebook.domain.fields import ENTITIES
 from villagebook.services.dashboard import LAST_EXPORT_SETTING
@@ -217,10 +218,14 @@ def _own_lines(store: Store, mine: trust.TrustedKey, hierarchy: trust.Hierarchy,
         if not upward and not (ENTITIES[entity].shared or hierarchy.below(unit, receiver)
                                or hierarchy.below(mine.unit, unit)):
             continue
-        fields = {name: value for name, value in json.loads(fields_text).items()
+        written = json.loads(fields_text)
+        fields = {name: value for name, value in written.items()
                   if may_write(mine.unit, mine.role, entity, name, value, unit, hierarchy)}
-        if not fields:
-            continue  # e.g. demo records of other units: they stay on this node
+        first = anchor(ENTITIES[entity]) if entity in ENTITIES else ""
+        if not fields or (first in written and first not in fields):
+            # e.g. demo records made here for other units: they stay on this node, all of
+            # them (a status alone would name no status it follows, and be refused).
+            continue
         replaces = {k: v for k, v in json.loads(replaces_text).items() if k in fields}
         line = {"entity": entity, "record": record_id, "hlc": hlc, "device": mine.device_id,
                 "unit": unit, "fields": fields}

@@ -35,6 +35,7 @@ from villagebook.sync import numbers, quarantine, trust
 from villagebook.sync.archive import SafeArchive
 from villagebook.sync.authorise import check_claims, check_shape, check_writer
 from villagebook.sync.errors import BundleRejected
+from villagebook.sync.rules_check import BatchRules
 from villagebook.sync.verify import Segment, check_listed, check_members, verified_manifest
 
 BATCH_SETS = 2000
@@ -313,12 +314,14 @@ def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
     sets = changes = 0
     newest = 0
     for batch in _batches(_read_sets(archive, segment.payload_name)):
+        rules = BatchRules(store.conn, batch, key)
         for change_set in batch:
             if change_set.device_id != manifest.device:
                 raise BundleRejected("bad_change", N_("A change record in the bundle is invalid "
                                      "({what})"), what="device")
             check_shape(change_set)
             check_writer(key.unit, key.role, key.key_id, change_set, hierarchy)
+            rules.check(change_set)
             changes += len(change_set.fields)
         sets += len(batch)
         batch = [change_set for change_set in batch if _concerns(store, hierarchy, change_set)]
