@@ -286,6 +286,8 @@ def test_a_title_conflict_on_an_approved_case_is_not_settled_by_editing_it(
         laptop = make_node(tmp_path / "laptop2", Role.VILLAGE, VILLAGE)
         introduce(n.township, laptop)
         introduce(laptop, n.township)
+        introduce(n.village, laptop)  # the two laptops of 白马村 hand each other over
+        introduce(laptop, n.village)
         try:
             case_id = cases.create_case(n.village, CASE)
             _merged(n.township, send(n.village, tmp_path / "a"))

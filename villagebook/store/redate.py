@@ -2,8 +2,8 @@
 
 A laptop whose clock ran years ahead stamped its changes in the future; receivers
 hold such changes aside until their time comes. Once the clock is right again,
-each record this device wrote in the future gets one new change set: the same
-current values, a fresh timestamp from the corrected clock, and per field
+each record this device wrote in the future gets new change sets (its content,
+then its status, as the app writes them): the same current values, a fresh timestamp from the corrected clock, and per field
 `replaces` = the old future changes plus everything they replaced. A receiver
 that held the old changes aside therefore sees exactly one head per field (no
 false conflict), a receiver that applied them sees the new set replace them, and
@@ -32,7 +32,7 @@ from villagebook.store.changelog import (
 def redate_future(conn: sqlite3.Connection, device_id: str, wall_ms: int) -> tuple[int, int]:
     """Re-date `device_id`'s change sets stamped beyond the drift bound of `wall_ms`.
 
-    Call inside a transaction. Returns how many change sets were written and the
+    Call inside a transaction. Returns how many records were re-dated and the
     clock's new last timestamp: the newest held timestamp that is not in the
     future (or the wall clock), advanced past every re-dated set, so the clock
     stays monotonic for everything that is not itself a future stamp.
@@ -53,13 +53,25 @@ def redate_future(conn: sqlite3.Connection, device_id: str, wall_ms: int) -> tup
         fields, replaces = _current_values(heads, future)
         if not fields:
             continue
-        stamp = clock.tick(wall_ms)
         unit = next(iter(future.values())).unit
-        fresh.append(ChangeSet(set_id_for(stamp, device_id), entity, record_id, stamp,
-                               device_id, unit, fields, replaces))
+        for part in _as_app_writes(fields):
+            stamp = clock.tick(wall_ms)
+            fresh.append(ChangeSet(set_id_for(stamp, device_id), entity, record_id, stamp,
+                                   device_id, unit, part,
+                                   {name: replaces[name] for name in part}))
     if fresh:
         apply_sets(conn, fresh)
-    return len(fresh), clock.last
+    return len({(c.entity, c.record_id) for c in fresh}), clock.last
+
+
+def _as_app_writes(fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """The re-dated values as the app writes them: a record's content first, then its
+    status apart (receivers refuse a later write that moves a case and edits it at once,
+    and a record created while the clock was ahead is no first write at a node that
+    holds its creation aside)."""
+    content = {name: value for name, value in fields.items() if name != "status"}
+    status = {name: value for name, value in fields.items() if name == "status"}
+    return [part for part in (content, status) if part]
 
 
 def newest_foreign(conn: sqlite3.Connection, device_id: str, wall_ms: int) -> int:
