@@ -1,15 +1,15 @@
 """Re-dating a device's own changes after its laptop's clock has been set right.
 
 A laptop whose clock ran years ahead stamped its changes in the future; receivers
-hold such changes aside until their time comes. Once the clock is right again,
-each record this device wrote in the future gets new change sets (its content,
-then its status, as the app writes them): the same current values, a fresh timestamp from the corrected clock, and per field
-`replaces` = the old future changes plus everything they replaced. A receiver
-that held the old changes aside therefore sees exactly one head per field (no
-false conflict), a receiver that applied them sees the new set replace them, and
-every old change is kept. Only fields whose current value is this device's
-future change are re-dated: a field someone else has since overwritten needs
-nothing.
+hold such changes aside until their time comes. Once the clock is right again, each
+record this device wrote in the future gets new change sets (its content, then its
+status, as the app writes them): the same current values, a fresh timestamp from the
+corrected clock, and per field `replaces` = the old future changes plus everything
+they replaced. A receiver that held the old changes aside therefore sees exactly one
+head per field (no false conflict), a receiver that applied them sees the new set
+replace them, and every old change is kept. Only fields whose current value is this
+device's future change are re-dated: a field someone else has since overwritten
+needs nothing.
 """
 
 from __future__ import annotations
