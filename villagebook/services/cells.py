@@ -1,0 +1,56 @@
+"""Writing one spreadsheet cell safely: text a village typed stays text.
+
+Reports hold strings typed in a hundred villages, opened by a clerk in Excel or WPS.
+A string that begins like a formula (`=HYPERLINK(...)`, the DDE payload
+`=cmd|' /C calc'!A0`) must never become one ("CSV injection", OWASP):
+
+- in .xlsx every string cell is written with the string data type, whatever it
+  begins with, so the file holds no formula at all (the value is shown as typed);
+- in .csv, where a spreadsheet decides for itself, a string that begins with one of
+  `FORMULA_TRIGGERS` gets a leading `'` (OWASP's advice): Excel and WPS then show it
+  as text, and the apostrophe itself is hidden or harmless.
+
+Full-width `＝ ＋ － ＠` count as triggers too: WPS and Excel's IME input may fold
+full-width forms to ASCII, so `＝1+1` could be read as a formula. Numbers and dates
+are not strings and pass unchanged, so real numbers stay numbers and dates stay dates.
+Every report writer (and any later one, a Word dossier say) uses these two functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+#: First characters that make a spreadsheet read a cell as a formula (or, for TAB and
+#: CR, that hide a formula character behind them when the cell is trimmed).
+FORMULA_TRIGGERS = frozenset("=+-@\t\r＝＋－＠")
+
+
+def inert_text(text: str) -> str:
+    """`text` as a CSV cell no spreadsheet runs: a leading `'` if it begins like a formula."""
+    return "'" + text if text[:1] in FORMULA_TRIGGERS else text
+
+
+def csv_value(value: Any) -> Any:
+    """A report value as a CSV cell: dates in ISO form, strings made inert, numbers as is."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return inert_text(value)
+    return value
+
+
+def xlsx_cell(sheet: Any, value: Any) -> Any:
+    """A write-only openpyxl cell holding `value`; a string is always a string cell.
+
+    openpyxl turns any string beginning with `=` into a formula (and `#N/A` and the like
+    into error values); forcing the data type to "s" writes it as an inline string.
+    """
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
