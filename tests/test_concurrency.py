@@ -145,9 +145,8 @@ def test_a_write_that_waits_in_vain_says_so_and_writes_nothing(
     set_language("zh")
     assert describe(busy.value) == ("另一个 VillageBook 正在写入这个数据目录；本次没有做任何修改。"
                                     "请等它完成后再试")
-    with pytest.raises(SystemExit) as exited:
-        with user_errors():
-            raise busy.value
+    with pytest.raises(SystemExit) as exited, user_errors():
+        raise busy.value
     assert exited.value.code == 1
     assert capsys.readouterr().err.strip().startswith("另一个 VillageBook 正在写入")
     store.close()
