@@ -22,7 +22,7 @@ from tests.pilot import Harness, settle
 from tests.sync_helpers import change_line, forge, send, three_nodes
 from villagebook.domain.enums import Role
 from villagebook.services import cases, problems, records
-from villagebook.services.cells import csv_value, inert_text
+from villagebook.services.cells import csv_value, inert_text, typed_text
 from villagebook.store.node import NOW_ENV
 from villagebook.sync.merge import merge_file
 
@@ -142,6 +142,7 @@ def test_real_numbers_and_dates_stay_numbers_and_dates(tmp_path: Path) -> None:
 def test_every_formula_trigger_gets_an_apostrophe_in_csv(text: str) -> None:
     assert inert_text(text) == "'" + text
     assert csv_value(text) == "'" + text
+    assert typed_text(inert_text(text)) == text
 
 
 @pytest.mark.parametrize("value", ["一件事一次办", "1+1", "王芳 =1", "", 3, -2.5, None])
@@ -191,3 +192,19 @@ async def test_the_apps_report_actions_write_formulas_as_text(district_home: Pat
         strings = {cell.value for cell in _xlsx_strings(written) if cell.data_type == "s"}
         # Stripped on the way in (a service keeps no leading TAB or CR), inert on the way out.
         assert {text.strip() for text in PAYLOADS.values()} <= strings, kind
+
+
+def test_a_csv_report_imported_again_keeps_what_was_typed(tmp_path: Path) -> None:
+    home = tmp_path / "baima"
+    with make_node(home, Role.VILLAGE, VILLAGE) as village:
+        cases.create_case(village, {"title": "=1+1", "lead_person": "@王芳",
+                                    "direction": "process"})
+    report = tmp_path / "cases.csv"
+    run_cli(home, "report", "--kind", "case", "--out", str(report), lang="zh", check=True)
+    again = tmp_path / "again"
+    with make_node(again, Role.VILLAGE, VILLAGE):
+        pass
+    result = run_cli(again, "import", str(report), lang="zh")
+    assert result.code == 0, result
+    dumped = run_cli(again, "dump", "--json", check=True).json()["cases"]
+    assert [(c["title"], c["lead_person"]) for c in dumped] == [("=1+1", "@王芳")]

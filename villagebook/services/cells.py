@@ -13,7 +13,8 @@ A string that begins like a formula (`=HYPERLINK(...)`, the DDE payload
 Full-width `＝ ＋ － ＠` count as triggers too: WPS and Excel's IME input may fold
 full-width forms to ASCII, so `＝1+1` could be read as a formula. Numbers and dates
 are not strings and pass unchanged, so real numbers stay numbers and dates stay dates.
-Every report writer (and any later one, a Word dossier say) uses these two functions.
+Every report writer (and any later one, a Word dossier say) uses these functions; the
+importer reads a `'` that `inert_text` added back off with `typed_text`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ FORMULA_TRIGGERS = frozenset("=+-@\t\r＝＋－＠")
 def inert_text(text: str) -> str:
     """`text` as a CSV cell no spreadsheet runs: a leading `'` if it begins like a formula."""
     return "'" + text if text[:1] in FORMULA_TRIGGERS else text
+
+
+def typed_text(text: str) -> str:
+    """The text behind `inert_text`: what a report's .csv cell held before its `'`, so a
+    report imported again keeps what was typed (as a file Excel saved again would)."""
+    return text[1:] if text[:1] == "'" and text[1:2] in FORMULA_TRIGGERS else text
 
 
 def csv_value(value: Any) -> Any:

@@ -25,6 +25,7 @@ from typing import Any
 from villagebook.domain.fields import CASE, PROBLEM, Entity
 from villagebook.domain.validation import FieldError, ValidationError, validate
 from villagebook.i18n import translate
+from villagebook.services.cells import typed_text
 from villagebook.services.errors import Refused
 from villagebook.services.records import bulk_create, new_id
 from villagebook.services.spreadsheet_limits import (
@@ -101,7 +102,7 @@ def _read_csv(path: Path) -> list[list[Any]]:
     reader = csv.reader(io.StringIO(content, newline=""), dialect)
     budget = RowBudget(path.name)
     try:
-        return [budget.take(row) for row in reader]
+        return [[typed_text(cell) for cell in budget.take(row)] for row in reader]
     except csv.Error:
         raise Refused("{file} is not readable CSV text (near line {line})", file=path.name,
                       line=reader.line_num) from None
