@@ -208,3 +208,18 @@ def test_a_csv_report_imported_again_keeps_what_was_typed(tmp_path: Path) -> Non
     assert result.code == 0, result
     dumped = run_cli(again, "dump", "--json", check=True).json()["cases"]
     assert [(c["title"], c["lead_person"]) for c in dumped] == [("=1+1", "@王芳")]
+
+
+def test_control_characters_do_not_break_the_report(tmp_path: Path) -> None:
+    """One ESC or BEL pasted in a village made the district's whole .xlsx report fail."""
+    home = tmp_path / "baima"
+    with make_node(home, Role.VILLAGE, VILLAGE) as village:
+        cases.create_case(village, {"title": "清屏\x1b[2J响铃\x07", "lead_person": "\x9b王芳",
+                                    "direction": "process"})
+    xlsx, csv_path = tmp_path / "c.xlsx", tmp_path / "c.csv"
+    for out in (xlsx, csv_path):
+        made = run_cli(home, "report", "--kind", "case", "--out", str(out), lang="zh")
+        assert made.code == 0, made
+    expected = {"清屏\ufffd[2J响铃\ufffd", "\ufffd王芳"}
+    assert expected <= {cell.value for cell in _xlsx_strings(xlsx)}
+    assert expected <= {value for row in _csv_rows(csv_path) for value in row}

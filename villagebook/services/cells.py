@@ -6,6 +6,8 @@ A string that begins like a formula (`=HYPERLINK(...)`, the DDE payload
 
 - in .xlsx every string cell is written with the string data type, whatever it
   begins with, so the file holds no formula at all (the value is shown as typed);
+- in both, control characters (an ESC pasted from a terminal) become U+FFFD: XML
+  cannot hold them, and one of them must not make a whole report fail;
 - in .csv, where a spreadsheet decides for itself, a string that begins with one of
   `FORMULA_TRIGGERS` gets a leading `'` (OWASP's advice): Excel and WPS then show it
   as text, and the apostrophe itself is hidden or harmless.
@@ -20,15 +22,26 @@ importer reads a `'` that `inert_text` added back off with `typed_text`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 #: First characters that make a spreadsheet read a cell as a formula (or, for TAB and
 #: CR, that hide a formula character behind them when the cell is trimmed).
 FORMULA_TRIGGERS = frozenset("=+-@\t\r＝＋－＠")
+#: Control characters but TAB, LF and CR: XML (so .xlsx) cannot hold most of them, and one
+#: ESC typed in a village must not make the district's whole report fail. Each becomes
+#: U+FFFD, so the reader sees that something was there.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def printable_text(text: str) -> str:
+    """`text` with every control character but TAB, LF and CR replaced by U+FFFD."""
+    return _CONTROLS.sub("\ufffd", text)
 
 
 def inert_text(text: str) -> str:
     """`text` as a CSV cell no spreadsheet runs: a leading `'` if it begins like a formula."""
+    text = printable_text(text)
     return "'" + text if text[:1] in FORMULA_TRIGGERS else text
 
 
@@ -57,7 +70,8 @@ def xlsx_cell(sheet: Any, value: Any) -> Any:
     """
     from openpyxl.cell import WriteOnlyCell
 
-    cell = WriteOnlyCell(sheet, value=value)
-    if isinstance(value, str):
-        cell.data_type = "s"
+    if not isinstance(value, str):
+        return WriteOnlyCell(sheet, value=value)
+    cell = WriteOnlyCell(sheet, value=printable_text(value))
+    cell.data_type = "s"
     return cell
