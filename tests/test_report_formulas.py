@@ -23,7 +23,7 @@ from tests.sync_helpers import change_line, forge, send, three_nodes
 from villagebook.domain.enums import Role
 from villagebook.services import cases, problems, records
 from villagebook.services.cells import csv_value, inert_text, typed_text
-from villagebook.store.node import NOW_ENV
+from villagebook.store.node import NOW_ENV, Store
 from villagebook.sync.merge import merge_file
 
 #: What a hostile (or careless) village types, by name.
@@ -223,3 +223,15 @@ def test_control_characters_do_not_break_the_report(tmp_path: Path) -> None:
     expected = {"清屏\ufffd[2J响铃\ufffd", "\ufffd王芳"}
     assert expected <= {cell.value for cell in _xlsx_strings(xlsx)}
     assert expected <= {value for row in _csv_rows(csv_path) for value in row}
+
+
+def test_a_township_named_with_control_characters_still_gets_a_readable_sheet(
+    district_home: Path,
+) -> None:
+    """The sheet is named after the township: an ESC in its name made the file corrupt."""
+    with Store(district_home) as store:
+        records.update_record(store, "unit", TOWNSHIP[0], {"name": "=白马镇\x1b[31m"},
+                              owner=TOWNSHIP[0])
+    out = district_home / "cases.xlsx"
+    run_cli(district_home, "report", "--kind", "case", "--out", str(out), check=True)
+    assert load_workbook(out).sheetnames == ["=白马镇\ufffd_31m"]

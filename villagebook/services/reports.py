@@ -34,7 +34,7 @@ from villagebook.domain.enums import (
 )
 from villagebook.domain.rules import is_overdue
 from villagebook.i18n import N_, _
-from villagebook.services.cells import csv_value, xlsx_cell
+from villagebook.services.cells import csv_value, printable_text, xlsx_cell
 from villagebook.services.errors import Refused
 from villagebook.services.evaluation import summarise
 from villagebook.services.explain import award_label, explain_line
@@ -272,7 +272,7 @@ def _sheets(report: Report, *, by_sheet: bool) -> dict[str, list[list[Any]]]:
 
 
 def _sheet_title(name: str, taken: set[str]) -> str:
-    base = name.translate(_SHEET_FORBIDDEN).strip("'")[:28] or "Sheet"
+    base = printable_text(name).translate(_SHEET_FORBIDDEN).strip("'")[:28] or "Sheet"
     title, number = base, 2
     while title.casefold() in taken:
         title, number = f"{base}{number}", number + 1
