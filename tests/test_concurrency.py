@@ -150,3 +150,39 @@ def test_a_write_that_waits_in_vain_says_so_and_writes_nothing(
     assert exited.value.code == 1
     assert capsys.readouterr().err.strip().startswith("另一个 VillageBook 正在写入")
     store.close()
+
+
+async def test_the_app_says_another_villagebook_is_writing_and_keeps_the_form(
+    village: Store, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from textual.widgets import Input, Select, Static
+
+    from tests.pilot import settle
+    from villagebook.screens.app import make_app
+
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(db, "WRITE_PATIENCE_S", 0.3)
+    other = sqlite3.connect(database_path(village.home), isolation_level=None)
+    app = make_app(village.home, "zh")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        form = app.screen
+        form.query_one("#field-title", Input).value = "稻田养虾合作社"
+        form.query_one("#field-lead_person", Input).value = "张明"
+        form.query_one("#field-direction", Select).value = "breakthrough"
+        other.execute("BEGIN IMMEDIATE")  # a merge in another process, say
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        other.execute("COMMIT")
+        shown = app.screen.query_one("#form-problem", Static).render()
+        assert str(shown) == ("另一个 VillageBook 正在写入这个数据目录；本次没有做任何修改。"
+                              "请等它完成后再试")
+        assert app.screen is form  # what was typed is still there: save again
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "DashboardScreen"
+    other.close()
+    titles = [row[0] for row in village.conn.execute("SELECT title FROM innovation_case")]
+    assert titles == ["稻田养虾合作社"]
