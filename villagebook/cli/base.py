@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from villagebook.i18n import _, detect_language, set_language
-from villagebook.store.db import disk_full
+from villagebook.store.db import disk_full, is_busy
 
 if TYPE_CHECKING:
     from villagebook.store.node import Store
@@ -97,8 +97,8 @@ def user_errors(entity: str | None = None) -> Iterator[None]:
     except sqlite3.OperationalError as error:
         if disk_full(error):
             fail(_("The disk is full; nothing was saved. Free some space and try again"))
-        if "locked" in str(error).lower() or "busy" in str(error).lower():
-            fail(_("The database is busy in another program; try again in a moment"))
+        if is_busy(error):  # another process wrote for longer than a write waits
+            fail(describe(error))
         raise
     except sqlite3.DatabaseError:
         fail(_("The database file is damaged or not a VillageBook database"))

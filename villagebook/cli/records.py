@@ -74,6 +74,7 @@ def import_(obj: Context, file: Path, kind: str | None) -> None:
                         problem=describe_field_error(error, rejected.entity)), err=True)
             fail(_("{count} rows are invalid; nothing was imported").format(
                 count=len(rejected.problems)))
+    click.echo(_("Took row {row} as the header row").format(row=summary.header_row))
     if summary.ignored_columns:
         click.echo(_("Ignored columns: {columns}").format(
             columns=", ".join(summary.ignored_columns)))

@@ -251,9 +251,10 @@ class VillageBookApp(App[None]):
         from villagebook.domain.validation import ValidationError
         from villagebook.services.errors import Refused
         from villagebook.services.messages import describe, safe_text
+        from villagebook.store.db import is_busy
 
         error = worker.error
-        if isinstance(error, (Refused, ValidationError)):
+        if isinstance(error, (Refused, ValidationError)) or (error and is_busy(error)):
             text = safe_text(describe(error))
         else:
             self.log.error(repr(error))

@@ -4,6 +4,12 @@ Headers may be Chinese or English (案例名称 / title / Case title …); colum
 do not know (序号 and the like) are skipped and reported. Every row is checked
 before anything is written; one bad row means nothing is imported, and every
 bad row is reported with its row number as the spreadsheet shows it.
+
+Government templates put a title row (often merged cells) above the header: the
+header is the row, among the first `HEADER_SEARCH_ROWS` rows that hold anything,
+with the most known column names, and the summary says which row it was. What a
+file may cost (rows, cell size, zip directory, XML entities) is in
+`spreadsheet_limits`.
 """
 
 from __future__ import annotations
@@ -19,11 +25,19 @@ from typing import Any
 from villagebook.domain.fields import CASE, PROBLEM, Entity
 from villagebook.domain.validation import FieldError, ValidationError, validate
 from villagebook.i18n import translate
+from villagebook.services.cells import typed_text
 from villagebook.services.errors import Refused
 from villagebook.services.records import bulk_create, new_id
+from villagebook.services.spreadsheet_limits import (
+    MAX_ROWS,
+    RowBudget,
+    check_xlsx_archive,
+    require_defused_xml,
+)
 from villagebook.store.node import Store
 
-MAX_ROWS = 200_000
+#: How many non-empty rows from the top may hold the header (title rows above it).
+HEADER_SEARCH_ROWS = 10
 _HEADER_NOISE = re.compile(r"[\s*＊:：]|[（(]必填[)）]|[（(]选填[)）]")
 _CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 
@@ -52,6 +66,8 @@ class ImportSummary:
     kind: str
     imported: int
     ignored_columns: list[str] = field(default_factory=list)
+    #: The row taken as the header, numbered as the spreadsheet shows it.
+    header_row: int = 1
 
 
 def _normalise_header(header: object) -> str:
@@ -81,24 +97,54 @@ def _read_csv(path: Path) -> list[list[Any]]:
         dialect: Any = csv.Sniffer().sniff(content[:4096], delimiters=",\t;")
     except csv.Error:
         dialect = csv.excel
-    return [list(row) for row in csv.reader(io.StringIO(content), dialect)]
+    # newline="": the csv module then takes CRLF, LF and a bare CR (old Mac Excel) alike,
+    # and keeps line breaks inside quoted cells.
+    reader = csv.reader(io.StringIO(content, newline=""), dialect)
+    budget = RowBudget(path.name)
+    try:
+        return [[typed_text(cell) for cell in budget.take(row)] for row in reader]
+    except csv.Error:
+        raise Refused("{file} is not readable CSV text (near line {line})", file=path.name,
+                      line=reader.line_num) from None
 
 
 def _read_xlsx(path: Path) -> list[list[Any]]:
+    from defusedxml import DefusedXmlException
     from openpyxl import load_workbook
 
+    require_defused_xml()
+    check_xlsx_archive(path)
+    budget = RowBudget(path.name)
     # openpyxl raises many types for a damaged file, and in read-only mode a damaged
     # sheet (bad XML, say) only shows while its rows are read.
     try:
         book = load_workbook(path, read_only=True, data_only=True)
         try:
             sheet = book.worksheets[0]
-            return [list(row) for row in sheet.iter_rows(values_only=True)]
+            # The dimension a sheet claims (A1:XFD1048576 for a formatted empty sheet)
+            # would make openpyxl pad every row to it: read only the cells that exist.
+            sheet.reset_dimensions()
+            return [budget.take(row) for row in sheet.iter_rows(values_only=True)]
         finally:
             book.close()
+    except Refused:
+        raise
     except Exception as error:
+        if _caused_by(error, DefusedXmlException):
+            raise Refused("{file} declares XML entities, which VillageBook never reads "
+                          "(a known attack on spreadsheet readers)", file=path.name) from None
         raise Refused("{file} is not a readable .xlsx file ({reason})", file=path.name,
                       reason=type(error).__name__) from None
+
+
+def _caused_by(error: BaseException | None, kind: type[BaseException]) -> bool:
+    """Whether `error` or an error it was raised from is a `kind` (openpyxl wraps some)."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, kind):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
 
 
 def read_rows(path: Path) -> list[list[Any]]:
@@ -121,13 +167,27 @@ def _numbered(rows: Sequence[Sequence[Any]]) -> Iterator[tuple[int, list[Any]]]:
             yield number, list(row)
 
 
+def _known_headers(entity: Entity, row: Sequence[Any]) -> int:
+    known = header_map(entity)
+    return len({known[name] for name in map(_normalise_header, row) if name in known})
+
+
+def _find_header(rows: Sequence[tuple[int, list[Any]]], kind: str | None) -> int:
+    """Index in `rows` of the header: the first of the top rows with the most known names
+    (the first row when none has any, so that the refusal names it)."""
+    entities = (CASE, PROBLEM) if kind is None else ({"case": CASE, "problem": PROBLEM}[kind],)
+    best, best_score = 0, 0
+    for index, (_number, row) in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        score = max(_known_headers(entity, row) for entity in entities)
+        if score > best_score:
+            best, best_score = index, score
+    return best
+
+
 def _pick_entity(headers: Sequence[Any], kind: str | None) -> Entity:
     if kind is not None:
         return {"case": CASE, "problem": PROBLEM}[kind]
-    scores = {}
-    for entity in (CASE, PROBLEM):
-        known = header_map(entity)
-        scores[entity.name] = sum(1 for h in headers if _normalise_header(h) in known)
+    scores = {entity.name: _known_headers(entity, headers) for entity in (CASE, PROBLEM)}
     if scores["case"] == scores["problem"]:
         raise Refused("Cannot tell whether this file holds cases or problems; add --kind")
     return CASE if scores["case"] > scores["problem"] else PROBLEM
@@ -152,10 +212,12 @@ def import_file(store: Store, path: Path, kind: str | None = None) -> ImportSumm
     numbered = list(_numbered(read_rows(path)))
     if not numbered:
         raise Refused("{file} has no rows", file=path.name)
-    if len(numbered) > MAX_ROWS:
+    header_at = _find_header(numbered, kind)
+    header_number, headers = numbered[header_at]
+    data = numbered[header_at + 1:]
+    if len(data) > MAX_ROWS:
         raise Refused("{file} has more than {limit} rows; split it", file=path.name,
                       limit=MAX_ROWS)
-    header_number, headers = numbered[0]
     entity = _pick_entity(headers, kind)
     columns, ignored = _columns(entity, headers)
     missing = [spec.name for spec in entity.fields
@@ -164,11 +226,11 @@ def import_file(store: Store, path: Path, kind: str | None = None) -> ImportSumm
         labels = ", ".join(translate(entity.field(name).label, "zh") for name in missing)
         raise Refused("The header row (row {row}) lacks required columns: {columns}",
                       row=header_number, columns=labels)
-    items, problems = _validated_rows(store, entity, columns, numbered[1:])
+    items, problems = _validated_rows(store, entity, columns, data)
     if problems:
         raise ImportRejected(entity.name, problems)
     imported = bulk_create(store, entity.name, items)
-    return ImportSummary(entity.name, imported, ignored)
+    return ImportSummary(entity.name, imported, ignored, header_number)
 
 
 def _validated_rows(

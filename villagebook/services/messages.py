@@ -12,8 +12,9 @@ from typing import Any
 from villagebook.domain.enums import Choice
 from villagebook.domain.fields import ENTITIES
 from villagebook.domain.validation import FieldError, ValidationError
-from villagebook.i18n import Term, _
+from villagebook.i18n import N_, Term, _
 from villagebook.services.errors import Refused
+from villagebook.store.db import is_busy
 
 # C0 and C1 controls (but TAB), DEL, and bidi overrides that could reorder a line.
 _UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -53,6 +54,11 @@ def field_label(entity_name: str | None, field_name: str) -> str:
     return field_name
 
 
+#: What a write that waited in vain for another process says (see `store.db.HomeBusy`).
+HOME_BUSY = N_("Another VillageBook is writing to this home; nothing was changed. "
+               "Try again when it has finished")
+
+
 def describe_field_error(error: FieldError, entity_name: str | None = None) -> str:
     """One validation problem as a sentence: "案例名称：不能为空"."""
     message = _(error.message).format(**_localise_params(error.params))
@@ -66,4 +72,6 @@ def describe(error: BaseException, entity_name: str | None = None) -> str:
         return "; ".join(describe_field_error(e, entity_name) for e in error.errors)
     if isinstance(error, Refused):
         return _(error.message).format(**_localise_params(error.params))
+    if is_busy(error):
+        return _(HOME_BUSY)
     return str(error)

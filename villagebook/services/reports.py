@@ -34,6 +34,7 @@ from villagebook.domain.enums import (
 )
 from villagebook.domain.rules import is_overdue
 from villagebook.i18n import N_, _
+from villagebook.services.cells import csv_value, printable_text, xlsx_cell
 from villagebook.services.errors import Refused
 from villagebook.services.evaluation import summarise
 from villagebook.services.explain import award_label, explain_line
@@ -250,20 +251,14 @@ def _atomic(out: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return "" if value is None else value
-
-
 def _write_csv(report: Report, path: Path, *, by_sheet: bool) -> None:
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         out = csv.writer(handle)
         headers = [_(c.header) for c in report.columns]
         out.writerow([_("Group"), *headers] if by_sheet else headers)
         for sheet, row in report.rows:
-            cells = [_csv_cell(v) for v in row]
-            out.writerow([sheet, *cells] if by_sheet else cells)
+            cells = [csv_value(v) for v in row]
+            out.writerow([csv_value(sheet), *cells] if by_sheet else cells)
 
 
 def _sheets(report: Report, *, by_sheet: bool) -> dict[str, list[list[Any]]]:
@@ -277,7 +272,7 @@ def _sheets(report: Report, *, by_sheet: bool) -> dict[str, list[list[Any]]]:
 
 
 def _sheet_title(name: str, taken: set[str]) -> str:
-    base = name.translate(_SHEET_FORBIDDEN).strip("'")[:28] or "Sheet"
+    base = printable_text(name).translate(_SHEET_FORBIDDEN).strip("'")[:28] or "Sheet"
     title, number = base, 2
     while title.casefold() in taken:
         title, number = f"{base}{number}", number + 1
@@ -336,23 +331,19 @@ class _CellMaker:
         self.wrapped = Alignment(wrap_text=True, vertical="top")
 
     def header(self, text: str) -> Any:
-        from openpyxl.cell import WriteOnlyCell
-
-        cell = WriteOnlyCell(self.sheet, value=text)
+        cell = xlsx_cell(self.sheet, text)
         cell.font, cell.fill = self.bold, self.fill
         return cell
 
     def value(self, index: int, value: Any) -> Any:
+        """A row's cell: every string a string cell (never a formula), see `cells`."""
         if isinstance(value, dt.date):
-            from openpyxl.cell import WriteOnlyCell
-
-            cell = WriteOnlyCell(self.sheet, value=value)
+            cell = xlsx_cell(self.sheet, value)
             cell.number_format = "yyyy-mm-dd"
             return cell
-        if self.wrap[index] and value:
-            from openpyxl.cell import WriteOnlyCell
-
-            cell = WriteOnlyCell(self.sheet, value=value)
-            cell.alignment = self.wrapped
+        if isinstance(value, str):
+            cell = xlsx_cell(self.sheet, value)
+            if self.wrap[index] and value:
+                cell.alignment = self.wrapped
             return cell
         return value

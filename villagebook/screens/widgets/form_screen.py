@@ -141,6 +141,7 @@ class RecordFormScreen(ReportsFailedWorkers, Screen[str | None]):
         from villagebook.domain.validation import ValidationError
         from villagebook.services.errors import Refused
         from villagebook.services.messages import describe, describe_field_error
+        from villagebook.store.db import HomeBusy
 
         try:
             with Store(self.home) as store:
@@ -152,7 +153,7 @@ class RecordFormScreen(ReportsFailedWorkers, Screen[str | None]):
             fields = {e.field: describe_field_error(e, self.ENTITY.name) for e in error.errors}
             self.post_message(SaveRefused(fields, _("Please correct the fields marked in red")))
             return
-        except Refused as error:
+        except (Refused, HomeBusy) as error:  # busy: another VillageBook held the home
             self.post_message(SaveRefused({}, describe(error, self.ENTITY.name)))
             return
         self.post_message(RecordSaved(record_id))
