@@ -38,8 +38,8 @@ PAYLOADS = {
     "dde": "=cmd|' /C calc'!A0",
     "hyperlink": '=HYPERLINK("http://x.invalid","点我")',
 }
-#: Text that a service keeps as typed (validation strips leading TAB and CR, so those two
-#: arrive only in a signed bundle written by a village's own program).
+#: Text that a service keeps as typed (validation strips leading TAB and CR, and a merge
+#: refuses them too, so those two are checked on the cell writers alone).
 TYPED = {name: text for name, text in PAYLOADS.items() if name not in ("tab", "cr")}
 
 
@@ -100,15 +100,17 @@ def test_a_villages_formulas_stay_text_in_the_townships_reports(tmp_path: Path) 
     with three_nodes(tmp_path) as n:
         _plant_cases(n.village)
         assert merge_file(n.township, send(n.village, tmp_path / "stick")).status == "merged"
+        # Text that starts with TAB or CR is not in the form the app stores: a village's
+        # own program that signs it anyway is refused before any report could hold it.
         raw = _bundle_with_raw_text(n.village, tmp_path / "stick2")
         result = merge_file(n.township, raw)
-        assert result.status == "merged", result.error
+        assert (result.status, result.reason) == ("rejected", "invalid_value"), result.error
         home = n.township.home
     out = {name: tmp_path / f"{name}" for name in ("c.xlsx", "c.csv", "p.xlsx", "p.csv")}
     for name, path in out.items():
         kind = "case" if name.startswith("c") else "problem"
         run_cli(home, "report", "--kind", kind, "--out", str(path), lang="zh", check=True)
-    _assert_inert(out["c.xlsx"], out["c.csv"], set(PAYLOADS.values()))
+    _assert_inert(out["c.xlsx"], out["c.csv"], set(TYPED.values()))
     _assert_inert(out["p.xlsx"], out["p.csv"],
                   {PAYLOADS["dde"], PAYLOADS["hyperlink"], PAYLOADS["at"]})
 
