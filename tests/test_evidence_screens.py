@@ -134,3 +134,27 @@ async def test_remove_with_nothing_selected_says_where_to_look(village: Store) -
         await settle(pilot)
         shown = [n.message for n in pilot.app._notifications]
         assert any("Select an attachment" in text for text in shown), shown
+
+
+async def test_township_sees_the_evidence_of_the_case_it_reviews(tmp_path: Path) -> None:
+    from textual.widgets import Static
+
+    from tests.evidence_helpers import screenshot
+    from tests.pilot import Harness
+    from tests.sync_helpers import send, three_nodes
+    from villagebook.screens.review_queue import ReviewQueueScreen
+    from villagebook.sync.merge import merge_file
+
+    with three_nodes(tmp_path) as n:
+        case_id = cases.create_case(n.village, CASE)
+        attachments.attach(n.village, "case", case_id, [screenshot(tmp_path / "s.png")],
+                           caption="群众满意度测评表")
+        cases.submit_case(n.village, case_id)
+        merge_file(n.township, send(n.village, tmp_path / "usb"))
+        home = n.township.home
+    async with Harness(lambda: ReviewQueueScreen(home, reviewer="张科长")).run_test(
+            size=SIZE) as pilot:
+        await settle(pilot)
+        shown = str(pilot.app.screen.query_one("#detail", Static).render())
+        assert "群众满意度测评表" in shown and "附件（1）" in shown
+        assert "文件尚未传到本机" in shown  # the bytes travel in part B

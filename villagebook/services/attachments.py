@@ -275,3 +275,20 @@ def check(store: Store) -> tuple[int, list[CheckedFile]]:
 
 def _all_hashes(store: Store) -> Iterator[tuple[str, str]]:
     yield from store.conn.execute("SELECT id, sha256 FROM attachment ORDER BY id")
+
+
+def evidence_lines(store: Store, target: str, record_id: str) -> list[str]:
+    """One line per attachment of a record, for the review and scoring screens:
+    caption, kind, size, and whether its file has reached this home yet."""
+    from villagebook.domain.enums import AttachmentKind
+    from villagebook.i18n import _
+    from villagebook.services.messages import human_size, safe_text
+
+    lines = []
+    for item in attachments_of(store, target, record_id):
+        line = (_("{caption} ({kind}, {size})") if files.has_blob(store.home, item["sha256"])
+                else _("{caption} ({kind}, {size}; the file has not reached this home yet)"))
+        lines.append(line.format(caption=safe_text(item["caption"] or item["name"]),
+                                 kind=_(AttachmentKind(item["kind"]).label),
+                                 size=human_size(item["size"])))
+    return lines

@@ -44,6 +44,17 @@ class AttachmentOpened(Message):
     name: str
 
 
+def append_evidence(text: Text, lines: list[str]) -> None:
+    """The evidence of a case under review or scoring, as lines under a heading
+    (nothing when it has none)."""
+    if not lines:
+        return
+    text.append("\n" + _("Attachments ({count})").format(count=len(lines)) + "\n",
+                style="bold underline")
+    for line in lines:
+        text.append("· " + line + "\n")
+
+
 class AttachmentPanel(ReportsFailedWorkers, Vertical):
     """A record's attachments, read on a worker; attach, remove and open on workers too."""
 
