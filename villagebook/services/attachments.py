@@ -211,7 +211,7 @@ def safe_file_name(record: dict[str, Any]) -> str:
     """A file name made from the record's id and type: never the stored name, which is
     a peer's data and could hold `..`, slashes or control characters."""
     extension = media.EXTENSIONS.get(record.get("media_type") or "", ".bin")
-    return f"attachment-{record['id'][:8]}{extension}"
+    return f"attachment-{record['id']}{extension}"
 
 
 def viewer_copy(store: Store, attachment_id: str) -> Path:

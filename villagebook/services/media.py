@@ -26,6 +26,8 @@ LONGEST_SIDE = 2048
 JPEG_QUALITY = 85
 #: Larger images are refused unread: 100 megapixels is past any phone camera.
 PIXEL_LIMIT = 100_000_000
+# Pillow's own guard: past this it warns (made an error below), past twice it refuses.
+Image.MAX_IMAGE_PIXELS = PIXEL_LIMIT
 
 _EXIF_IFD = 0x8769
 _GPS_IFD = 0x8825
@@ -129,25 +131,25 @@ class Photo:
 
 def _open(path: Path, name: str) -> Image.Image:
     """Open an image lazily, refusing a decompression bomb from its header alone."""
-    Image.MAX_IMAGE_PIXELS = PIXEL_LIMIT
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(path)
             width, height = image.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise Refused("{name} is refused: its picture has too many pixels (more than "
-                      "{limit} million); it may be a decompression bomb",
-                      name=name, limit=PIXEL_LIMIT // 1_000_000) from None
+        raise _bomb(name) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise Refused("{name} cannot be read as a picture; the file may be damaged",
                       name=name) from None
     if width * height > PIXEL_LIMIT:
         image.close()
-        raise Refused("{name} is refused: its picture has too many pixels (more than "
-                      "{limit} million); it may be a decompression bomb",
-                      name=name, limit=PIXEL_LIMIT // 1_000_000)
+        raise _bomb(name)
     return image
+
+
+def _bomb(name: str) -> Refused:
+    return Refused("{name} is refused: its picture has more than {limit} megapixels; "
+                   "it may be a decompression bomb", name=name, limit=PIXEL_LIMIT // 1_000_000)
 
 
 def taken_date(exif: Image.Exif) -> str | None:
