@@ -47,3 +47,40 @@ def test_reducing_the_same_photo_twice_gives_the_same_bytes(tmp_path: Path) -> N
     second = media.prepare_photo(photo, "p.jpg", keep_original=False, keep_location=False)
     assert first.data is not None and first.data == second.data
     assert (first.media_type, first.taken) == ("image/jpeg", "2026-05-01")
+
+
+def test_a_temporary_file_left_by_a_crash_is_swept_on_the_next_write(tmp_path: Path) -> None:
+    import os
+
+    from villagebook.store import files
+
+    leftover = tmp_path / "files" / "tmp" / "incoming-crashed"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"half a photo")
+    os.utime(leftover, (0, 0))
+    fresh = tmp_path / "files" / "tmp" / "incoming-being-written"
+    fresh.write_bytes(b"another process, now")
+    pending = files.write_pending(tmp_path, iter((b"abc",)), 10)
+    assert not leftover.exists() and fresh.exists()
+    files.commit(tmp_path, pending)
+    assert files.blob_state(tmp_path, pending.sha256) == "ok"
+
+
+def test_types_come_from_the_bytes_and_only_known_documents_are_viewable(
+        tmp_path: Path) -> None:
+    import zipfile
+
+    import docx
+
+    word = tmp_path / "纪要.bin"
+    docx.Document().save(str(word))
+    macro = tmp_path / "纪要.docx"
+    with zipfile.ZipFile(macro, "w") as archive:
+        archive.writestr("word/document.xml", "<w/>")
+        archive.writestr("word/vbaProject.bin", "macro")
+    text = tmp_path / "readme.exe"
+    text.write_text("村民议事会记录\n", encoding="utf-8")
+    found = {path.name: media.sniff(path) for path in (word, macro, text)}
+    assert media.kind_of(found["纪要.bin"]).value == "document"
+    assert found["纪要.bin"] in media.VIEWABLE and found["readme.exe"] == "text/plain"
+    assert found["纪要.docx"] == "application/zip" and "application/zip" not in media.VIEWABLE

@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import BinaryIO
 FILES_DIR = "files"
 _TEMP_DIR = "tmp"
 CHUNK = 1 << 20
+_STALE_SECONDS = 24 * 3600
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -74,11 +76,23 @@ def _fsync_dir(folder: Path) -> None:
         os.close(handle)
 
 
+def _sweep(temp_dir: Path) -> None:
+    """Remove temporary files a crash left behind (a day old: none still being written)."""
+    stale = time.time() - _STALE_SECONDS
+    for leftover in temp_dir.glob("incoming-*"):
+        try:
+            if leftover.stat().st_mtime < stale:
+                leftover.unlink()
+        except OSError:
+            continue  # another process removed or holds it: not ours to fight over
+
+
 def write_pending(home: Path, chunks: Iterator[bytes], limit: int) -> PendingBlob:
     """Write `chunks` to a flushed temporary file, hashing as it goes; FileTooLarge
     (and no file left) past `limit` bytes."""
     temp_dir = files_path(home) / _TEMP_DIR
     temp_dir.mkdir(parents=True, exist_ok=True)
+    _sweep(temp_dir)
     handle, name = tempfile.mkstemp(dir=temp_dir, prefix="incoming-")
     digest, size = hashlib.sha256(), 0
     try:
