@@ -47,7 +47,7 @@ def test_village_prints_a_dossier_with_its_photo_placed_and_text_kept_plain(
         assert texts[0] == CASE["title"] and "负责人" in texts and "王芳" in texts
         assert "第二步 <w:fldSimple/>" in texts  # user text as text, never markup
         assert "修路前\\x1b[31m" in texts  # the photo's caption, escape made visible
-        assert any(t.startswith("会议纪要: x.jpg") for t in texts)
+        assert any(t.startswith("会议纪要：x.jpg") for t in texts)
         assert len(document.inline_shapes) == 1  # the photo, placed; the program is not
         xml = document.element.xml
         assert "fldSimple" not in xml.replace("&lt;w:fldSimple/&gt;", "")
