@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from villagebook.domain.enums import AttachmentTarget
+from villagebook.domain.fields import ATTACHMENT
 from villagebook.services import media, records
 from villagebook.services.errors import RecordNotFound, Refused
 from villagebook.store import files
@@ -160,8 +161,6 @@ def attachments_of(store: Store, target: str, record_id: str) -> list[dict[str, 
     rows = records.select_dicts(
         store, f"SELECT * FROM attachment WHERE record_id IN ({','.join('?' * len(ids))}) "
         "ORDER BY attached_at, id", ids)
-    from villagebook.domain.fields import ATTACHMENT
-
     return [records.row_to_record(ATTACHMENT, row) for row in rows]
 
 
