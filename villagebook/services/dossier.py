@@ -133,9 +133,17 @@ def _evidence(store: Store, document: DocumentType, found: Sequence[dict[str, An
             document.add_picture(str(path), width=_PHOTO_WIDTH)
             document.add_paragraph(plain(caption), style="Caption")
             continue
-        held = path is not None and path.is_file()
+        document.add_paragraph(plain(_listed_line(item, path is not None and path.is_file())),
+                               style="List Bullet")
+
+
+def _listed_line(item: dict[str, Any], held: bool) -> str:
+    """A file that is not placed as a picture: its caption (if any), name and size."""
+    if item["caption"]:
         line = _("{caption}: {name}, {size}") if held else \
             _("{caption}: {name}, {size} (the file is not in this home yet)")
-        document.add_paragraph(plain(line.format(caption=caption, name=item["name"],
-                                                 size=human_size(item["size"]))),
-                               style="List Bullet")
+    else:
+        line = _("{name}, {size}") if held else \
+            _("{name}, {size} (the file is not in this home yet)")
+    return line.format(caption=item["caption"], name=item["name"],
+                       size=human_size(item["size"]))
