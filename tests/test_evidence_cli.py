@@ -237,3 +237,40 @@ def test_the_record_travels_to_the_township_before_its_file(tmp_path: Path) -> N
         assert run_cli(n.township.home, "check").code == 1
         refused = run_cli(n.township.home, "detach", attachment_id)
         assert refused.code == 1 and "320117100201" in refused.err
+
+
+def test_a_peers_hostile_attachment_record_is_shown_as_data_and_never_used_as_a_path(
+        tmp_path: Path) -> None:
+    from tests.sync_helpers import CASE as CASE_DATA
+    from tests.sync_helpers import change_line, forge, send, three_nodes
+    from villagebook.services import cases
+
+    with three_nodes(tmp_path) as n:
+        case_id = cases.create_case(n.village, CASE_DATA)
+        run_cli(n.township.home, "merge", str(send(n.village, tmp_path / "usb")), check=True)
+        record = "0bcf9752-61f5-55cd-9d0d-579508816399"
+        line = change_line(
+            entity="attachment", record=record, hlc=(1_790_000_000_000 << 16),
+            device=n.village.node.device_id, unit=n.village.node.unit_code,
+            fields={"unit_code": n.village.node.unit_code, "record_kind": "case",
+                    "record_id": case_id, "caption": "\x1b[2J清屏", "kind": "evil",
+                    "name": "../../.bashrc\x1b]8;;x\x07", "size": 10,
+                    "sha256": "../../../etc/passwd", "attached_by": "x",
+                    "attached_at": "2026-11-01T10:00:00+00:00"})
+        bundle = forge(n.village, tmp_path / "hostile.vbundle", line, seq=2)
+        merged = run_cli(n.township.home, "merge", str(bundle))
+        assert merged.code == 0, merged
+        home = n.township.home
+        shown = run_cli(home, "attachments", "case", case_id)
+        assert shown.code == 0 and "\x1b" not in shown.out and "evil" in shown.out
+        assert "../../.bashrc\\x1b]8;;x\\x07" in shown.out
+        out = tmp_path / "out"
+        out.mkdir()
+        extracted = run_cli(home, "extract", record, "--out", str(out))
+        assert extracted.code == 1 and "not in this home" in extracted.err
+        assert list(out.iterdir()) == []
+        checked = run_cli(home, "check", "--json")
+        assert checked.code == 1 and checked.json()["bad"][0]["state"] == "missing"
+        dossier = run_cli(home, "report", "--kind", "dossier", "--case", case_id, "--out",
+                          str(tmp_path / "d.docx"))
+        assert dossier.code == 0, dossier

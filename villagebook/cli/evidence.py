@@ -67,12 +67,14 @@ def attachments_(obj: Context, target: str, record_id: str, as_json: bool) -> No
 
 
 def _line(item: dict[str, Any]) -> str:
-    from villagebook.domain.enums import AttachmentKind
+    from villagebook.services.attachments import kind_label
     from villagebook.services.messages import human_size, safe_text
 
-    return "\t".join((item["id"], _(AttachmentKind(item["kind"]).label),
+    # Every value may come from a peer: shown literally, a missing one as empty.
+    return "\t".join((item["id"], safe_text(kind_label(item["kind"])),
                       human_size(item["size"]), safe_text(item["caption"] or ""),
-                      safe_text(item["name"]), item["attached_by"], item["attached_at"]))
+                      safe_text(item["name"] or ""), safe_text(item["attached_by"] or ""),
+                      safe_text(item["attached_at"] or "")))
 
 
 @cli.command()

@@ -276,18 +276,30 @@ def _all_hashes(store: Store) -> Iterator[tuple[str, str]]:
     yield from store.conn.execute("SELECT id, sha256 FROM attachment ORDER BY id")
 
 
+def kind_label(code: object) -> str:
+    """The translated name of an attachment's kind; an unknown code (a newer peer's)
+    shown as it is."""
+    from villagebook.domain.enums import AttachmentKind
+    from villagebook.i18n import _
+
+    try:
+        return _(AttachmentKind(str(code)).label)
+    except ValueError:
+        return str(code)
+
+
 def evidence_lines(store: Store, target: str, record_id: str) -> list[str]:
     """One line per attachment of a record, for the review and scoring screens:
     caption, kind, size, and whether its file has reached this home yet."""
-    from villagebook.domain.enums import AttachmentKind
     from villagebook.i18n import _
     from villagebook.services.messages import human_size, safe_text
 
     lines = []
     for item in attachments_of(store, target, record_id):
-        line = (_("{caption} ({kind}, {size})") if files.has_blob(store.home, item["sha256"])
+        line = (_("{caption} ({kind}, {size})") if files.has_blob(store.home,
+                                                                  item["sha256"] or "")
                 else _("{caption} ({kind}, {size}; the file has not reached this home yet)"))
-        lines.append(line.format(caption=safe_text(item["caption"] or item["name"]),
-                                 kind=_(AttachmentKind(item["kind"]).label),
+        lines.append(line.format(caption=safe_text(item["caption"] or item["name"] or ""),
+                                 kind=kind_label(item["kind"]),
                                  size=human_size(item["size"])))
     return lines

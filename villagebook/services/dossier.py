@@ -125,7 +125,7 @@ def _evidence(store: Store, document: DocumentType, found: Sequence[dict[str, An
         return
     document.add_heading(plain(_("Evidence")), level=2)
     for item in found:
-        caption = item["caption"] or item["name"]
+        caption = item["caption"] or item["name"] or ""
         path = files.blob_path(store.home, item["sha256"]) \
             if files.is_sha256(item["sha256"]) else None
         if item["kind"] == AttachmentKind.PHOTO.value and item["media_type"] in _PLACEABLE \
@@ -145,5 +145,5 @@ def _listed_line(item: dict[str, Any], held: bool) -> str:
     else:
         line = _("{name}, {size}") if held else \
             _("{name}, {size} (the file is not in this home yet)")
-    return line.format(caption=item["caption"], name=item["name"],
+    return line.format(caption=item["caption"], name=item["name"] or "",
                        size=human_size(item["size"]))

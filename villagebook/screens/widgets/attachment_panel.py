@@ -96,7 +96,7 @@ class AttachmentPanel(ReportsFailedWorkers, Vertical):
 
     def on_attachments_read(self, message: AttachmentsRead) -> None:
         """Show the list (or say there is none)."""
-        from villagebook.domain.enums import AttachmentKind
+        from villagebook.services.attachments import kind_label
         from villagebook.services.messages import human_size
 
         message.stop()
@@ -104,10 +104,11 @@ class AttachmentPanel(ReportsFailedWorkers, Vertical):
         table = self.query_one(SafeTable)
         table.clear()
         for item in message.items:
-            table.add_safe_row(item["caption"] or item["name"],
-                               _(AttachmentKind(item["kind"]).label), human_size(item["size"]),
-                               item["attached_by"].split("/")[0],
-                               item["attached_at"].replace("T", " ")[:16], key=item["id"])
+            table.add_safe_row(item["caption"] or item["name"], kind_label(item["kind"]),
+                               human_size(item["size"]),
+                               str(item["attached_by"] or "").split("/")[0],
+                               str(item["attached_at"] or "").replace("T", " ")[:16],
+                               key=item["id"])
         table.display = bool(message.items)
         title = (_("Attachments ({count})").format(count=len(message.items))
                  if message.items else _("Attachments: none"))
