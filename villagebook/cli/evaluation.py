@@ -260,15 +260,26 @@ def adopt(obj: Context, case_id: str, lead_person: str, title: str | None) -> No
 
 
 @cli.command()
-@click.option("--kind", type=click.Choice(["case", "problem", "rank"]), required=True)
+@click.option("--kind", type=click.Choice(["case", "problem", "rank", "dossier"]),
+              required=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True,
-              help="The file to write: .xlsx or .csv.")
+              help="The file to write: .xlsx or .csv (.docx for a dossier).")
 @click.option("--period", default=None, help="The ranking's period (for --kind rank).")
+@click.option("--case", "case_id", default=None,
+              help="The case of a dossier (default: every approved case under this node).")
 @pass_context
-def report(obj: Context, kind: str, out: Path, period: str | None) -> None:
-    """Write a ledger-style report for Excel/WPS (.xlsx, or .csv with a BOM)."""
+def report(obj: Context, kind: str, out: Path, period: str | None,
+           case_id: str | None) -> None:
+    """Write a ledger-style report for Excel/WPS (.xlsx, or .csv with a BOM), or a
+    Word dossier of one case or of every approved case (--kind dossier, .docx)."""
     from villagebook.services.reports import write_report
 
-    with user_errors(), obj.open() as store:
+    with user_errors("case"), obj.open() as store:
+        if kind == "dossier":
+            from villagebook.services.dossier import write_dossier
+
+            count = write_dossier(store, out, case_id)
+            click.echo(_("Wrote {count} cases to {path}").format(count=count, path=out))
+            return
         rows = write_report(store, kind, out, period)
     click.echo(_("Wrote {count} rows to {path}").format(count=rows, path=out))

@@ -143,14 +143,18 @@ def set_(obj: Context, kind: str, record_id: str, assignments: tuple[str, ...]) 
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(["case", "problem"]))
+@click.argument("kind", type=click.Choice(["case", "problem", "attachment"]))
 @click.argument("record_id")
 @pass_context
 def delete(obj: Context, kind: str, record_id: str) -> None:
     """Delete one record (a tombstone that travels with the next bundle)."""
+    from villagebook.cli.evidence import remove_attachment
     from villagebook.services.cases import delete_case
     from villagebook.services.problems import delete_problem
 
+    if kind == "attachment":
+        remove_attachment(obj, record_id)
+        return
     remove = delete_case if kind == "case" else delete_problem
     with user_errors(kind), obj.open() as store:
         remove(store, record_id)

@@ -100,3 +100,17 @@ class ProblemStatus(Choice):
 class ReviewDecision(Choice):
     APPROVE = ("approve", "Approve")
     RETURN = ("return", "Return for revision")
+
+
+class AttachmentKind(Choice):
+    PHOTO = ("photo", "Photo")
+    DOCUMENT = ("document", "Document")
+    OTHER = ("other", "Other file")
+
+
+class AttachmentTarget(Choice):
+    """The kinds of record a file may hang on."""
+
+    CASE = ("case", "Innovation case")
+    PROBLEM = ("problem", "Ledger problem")
+    FOLLOWUP = ("followup", "Follow-up")

@@ -13,6 +13,8 @@ from enum import Enum
 
 from villagebook.domain.authority import Writer, register_entity_writer
 from villagebook.domain.enums import (
+    AttachmentKind,
+    AttachmentTarget,
     CaseStatus,
     ChangeAspect,
     Choice,
@@ -292,14 +294,44 @@ MODEL_CASE = Entity(
     ),
 )
 
+# Evidence: a file attached to a case, a ledger problem or a follow-up. The record
+# holds what the file is; its bytes live in the home's file store under `sha256`.
+# It names its owner itself (the unit of the record it hangs on), since it may hang
+# on records of three kinds and `parent` names one.
+
+ATTACHMENT = Entity(
+    name="attachment",
+    table="attachment",
+    label="Attachment",
+    fields=(
+        Field("unit_code", "Unit", required=True, max_length=12, immutable=True),
+        Field("record_kind", "Attached to", Kind.CHOICE, required=True,
+              choices=AttachmentTarget, immutable=True),
+        Field("record_id", "Record", Kind.REF, required=True, immutable=True),
+        Field("caption", "Caption", max_length=TEXT_MAX),
+        Field("kind", "Kind of file", Kind.CHOICE, required=True, choices=AttachmentKind),
+        # The name the file had: data to show, never a path to open or write.
+        Field("name", "File name", required=True, max_length=255, immutable=True),
+        Field("size", "Size in bytes", Kind.INT, required=True, minimum=0, immutable=True),
+        Field("media_type", "File type", max_length=100, immutable=True),
+        Field("sha256", "SHA-256", required=True, max_length=64, immutable=True),
+        Field("taken_date", "Taken on", Kind.DATE, immutable=True),
+        Field("attached_by", "Attached by", required=True, max_length=NAME_MAX * 2,
+              immutable=True),
+        Field("attached_at", "Attached at", required=True, max_length=32, immutable=True),
+    ),
+)
+
 ENTITIES: dict[str, Entity] = {
     e.name: e
-    for e in (UNIT, CASE, PROBLEM, FOLLOWUP, REVIEW, SCORE, RUBRIC, MODEL_CASE)
+    for e in (UNIT, CASE, PROBLEM, FOLLOWUP, REVIEW, SCORE, RUBRIC, MODEL_CASE, ATTACHMENT)
 }
 
 # Whoever learns of these entities learns who may write them: the district alone.
 register_entity_writer(RUBRIC.name, Writer.DISTRICT)
 register_entity_writer(MODEL_CASE.name, Writer.DISTRICT)
+# Evidence is added and removed by the unit that owns the record it hangs on.
+register_entity_writer(ATTACHMENT.name, Writer.OWNER)
 
 #: The pseudo-field a tombstone change sets; a record with one is deleted for good.
 DELETED_FIELD = "_deleted"

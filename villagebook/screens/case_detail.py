@@ -19,6 +19,7 @@ from textual.widgets import Footer, Header, Static
 from villagebook.domain.enums import CaseStatus, ReviewDecision
 from villagebook.domain.rules import CASE_EDITABLE
 from villagebook.i18n import N_, _
+from villagebook.screens.widgets.attachment_panel import AttachesFiles, AttachmentPanel
 from villagebook.screens.widgets.bindings import translate_bindings
 from villagebook.screens.widgets.detail_view import detail_text
 from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
@@ -42,7 +43,7 @@ class CaseChanged(Message):
     deleted: bool
 
 
-class CaseDetailScreen(ReportsFailedWorkers, Screen[None]):
+class CaseDetailScreen(AttachesFiles, ReportsFailedWorkers, Screen[None]):
     """Everything about one case."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -51,6 +52,10 @@ class CaseDetailScreen(ReportsFailedWorkers, Screen[None]):
                 tooltip=N_("Submit this case to the township for review")),
         Binding("delete,x", "delete", N_("Delete"), id="case.delete",
                 tooltip=N_("Delete this case (asks first)")),
+        Binding("a", "attach", N_("Attach"), id="case.attach",
+                tooltip=N_("Attach photos or documents from a folder or USB stick")),
+        Binding("r", "detach", N_("Remove file"), id="case.detach",
+                tooltip=N_("Remove the selected attachment (asks first)")),
         Binding("escape", "app.pop_screen", N_("Back"), id="case.back",
                 tooltip=N_("Back to the previous screen")),
     ]
@@ -66,6 +71,7 @@ class CaseDetailScreen(ReportsFailedWorkers, Screen[None]):
         yield Header()
         with VerticalScroll(classes="detail-scroll"):
             yield Static(Text(_("Loading…")), id="detail")
+            yield AttachmentPanel(self.home, "case", self.case_id)
         yield Static("", id="detail-status", classes="status-line")
         yield Footer()
 

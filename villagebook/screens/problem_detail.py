@@ -19,6 +19,7 @@ from textual.widgets import Footer, Header, Static
 from villagebook.domain.enums import ProblemStatus
 from villagebook.domain.rules import problem_moves
 from villagebook.i18n import N_, _
+from villagebook.screens.widgets.attachment_panel import AttachesFiles, AttachmentPanel
 from villagebook.screens.widgets.bindings import translate_bindings
 from villagebook.screens.widgets.detail_view import detail_text
 from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
@@ -45,7 +46,7 @@ class ProblemChanged(Message):
     deleted: bool = False
 
 
-class ProblemDetailScreen(ReportsFailedWorkers, Screen[None]):
+class ProblemDetailScreen(AttachesFiles, ReportsFailedWorkers, Screen[None]):
     """Everything about one ledger problem."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -58,6 +59,10 @@ class ProblemDetailScreen(ReportsFailedWorkers, Screen[None]):
         Binding("e", "edit", N_("Edit"), id="problem.edit", tooltip=N_("Edit this problem")),
         Binding("delete,x", "delete", N_("Delete"), id="problem.delete",
                 tooltip=N_("Delete this problem (asks first)")),
+        Binding("a", "attach", N_("Attach"), id="problem.attach",
+                tooltip=N_("Attach photos or documents from a folder or USB stick")),
+        Binding("r", "detach", N_("Remove file"), id="problem.detach",
+                tooltip=N_("Remove the selected attachment (asks first)")),
         Binding("escape", "app.pop_screen", N_("Back"), id="problem.back",
                 tooltip=N_("Back to the previous screen")),
     ]
@@ -74,6 +79,7 @@ class ProblemDetailScreen(ReportsFailedWorkers, Screen[None]):
         with VerticalScroll(classes="detail-scroll"):
             yield Static(Text(_("Loading…")), id="detail")
             yield Static("", id="timeline")
+            yield AttachmentPanel(self.home, "problem", self.problem_id)
         yield Static("", id="detail-status", classes="status-line")
         yield Footer()
 

@@ -23,6 +23,7 @@ from textual.widgets import DataTable, Footer, Static
 from villagebook.domain.enums import ReviewDecision
 from villagebook.i18n import N_, _
 from villagebook.screens.comment_modal import CommentModal
+from villagebook.screens.widgets.attachment_panel import append_evidence
 from villagebook.screens.widgets.bindings import translate_bindings
 from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 
@@ -53,6 +54,7 @@ class CaseDecided(Message):
 
 def load_detail(home: Path, case_id: str) -> dict[str, Any]:
     """A case's fields and reviews, read on a worker thread."""
+    from villagebook.services.attachments import evidence_lines
     from villagebook.services.cases import get_case, reviews_of
     from villagebook.services.explain import record_lines
     from villagebook.services.setup import unit_name
@@ -66,6 +68,7 @@ def load_detail(home: Path, case_id: str) -> dict[str, Any]:
             "unit": unit_name(store, case["unit_code"]) or case["unit_code"],
             "lines": record_lines("case", case, skip=("title", "unit_code", "status")),
             "reviews": reviews_of(store, case_id),
+            "evidence": evidence_lines(store, "case", case_id),
         }
 
 
@@ -177,6 +180,7 @@ class ReviewQueueScreen(ReportsFailedWorkers, Screen[None]):
                 style="bold")
             if review["comment"]:
                 text.append(review["comment"] + "\n")
+        append_evidence(text, detail["evidence"])
         self.query_one("#detail", Static).update(text)
         self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False)
 

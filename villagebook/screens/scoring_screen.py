@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from villagebook.i18n import N_, _
 from villagebook.screens.score_form import ScoreEntry, ScoreForm
+from villagebook.screens.widgets.attachment_panel import append_evidence
 from villagebook.screens.widgets.bindings import translate_bindings
 from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
 
@@ -49,6 +50,7 @@ class ScoreSaved(Message):
 
 
 def _load_detail(home: Path, case_id: str) -> dict[str, Any]:
+    from villagebook.services.attachments import evidence_lines
     from villagebook.services.cases import get_case
     from villagebook.services.evaluation import case_score, is_model, scores_of
     from villagebook.services.explain import explain_case_score, record_lines
@@ -63,6 +65,7 @@ def _load_detail(home: Path, case_id: str) -> dict[str, Any]:
             "scores": scores_of(store, case_id),
             "summary": explain_case_score(case_score(store, case_id)),
             "model": is_model(store, case_id),
+            "evidence": evidence_lines(store, "case", case_id),
         }
 
 
@@ -175,6 +178,7 @@ class ScoringScreen(ReportsFailedWorkers, Screen[None]):
         for label, value in detail["lines"]:
             text.append(label + _(": "), style="bold")
             text.append(value + "\n")
+        append_evidence(text, detail["evidence"])
         self.query_one("#case", Static).update(text)
 
     def _set_status(self, message: str) -> None:

@@ -15,7 +15,7 @@ from villagebook.services.records import row_to_record
 from villagebook.store.node import Store
 
 #: The `dump --json` keys and the entity each lists: CLI.md's six, then the
-#: district's rubrics and model cases (additions; the six keep their shape).
+#: district's rubrics and model cases, then evidence files (additions; the six keep their shape).
 SECTIONS = (
     ("units", "unit"),
     ("cases", "case"),
@@ -25,6 +25,7 @@ SECTIONS = (
     ("scores", "score"),
     ("rubrics", "rubric"),
     ("model_cases", "model_case"),
+    ("attachments", "attachment"),
 )
 
 

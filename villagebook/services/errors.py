@@ -24,6 +24,7 @@ _NOT_FOUND = {
     "problem": N_("No ledger problem with id {id}"),
     "followup": N_("No follow-up with id {id}"),
     "unit": N_("No unit with code {id}"),
+    "attachment": N_("No attachment with id {id}"),
 }
 
 

@@ -75,3 +75,13 @@ def describe(error: BaseException, entity_name: str | None = None) -> str:
     if is_busy(error):
         return _(HOME_BUSY)
     return str(error)
+
+
+def human_size(size: int | None) -> str:
+    """A file size as people read it: 812 B, 45.3 KB, 1.2 MB."""
+    value = float(size or 0)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024 or unit == "MB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} MB"

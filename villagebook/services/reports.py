@@ -34,6 +34,7 @@ from villagebook.domain.enums import (
 )
 from villagebook.domain.rules import is_overdue
 from villagebook.i18n import N_, _
+from villagebook.services.attachments import count_and_captions
 from villagebook.services.cells import csv_value, printable_text, xlsx_cell
 from villagebook.services.errors import Refused
 from villagebook.services.evaluation import summarise
@@ -103,7 +104,10 @@ def case_report(store: Store) -> Report:
     columns += [Column(N_("Review comment"), wrap=True)]
     columns += [Column(h) for h in (
         N_("Expert score"), N_("Experts"), N_("Lowest score"), N_("Highest score"),
-        N_("Model case"), N_("Adopted from case"))]
+        N_("Model case"), N_("Adopted from case"), N_("Attachments"))]
+    columns += [Column(N_("Attachment captions"), wrap=True)]
+    evidence = count_and_captions(store, [row[0] for row in store.conn.execute(
+        "SELECT DISTINCT record_id FROM attachment WHERE record_kind = 'case'")])
     scores: dict[str, list[int]] = {}
     for case_id, score in store.conn.execute("SELECT case_id, score FROM score "
                                              "WHERE score IS NOT NULL"):
@@ -129,7 +133,7 @@ def case_report(store: Store) -> Report:
             _label(ReviewDecision, decision), _date(reviewed), comment or "",
             summary.mean if summary else None, summary.experts if summary else 0,
             summary.low if summary else None, summary.high if summary else None,
-            _yes(case_id in models), origin or "",
+            _yes(case_id in models), origin or "", *evidence.get(case_id, (0, "")),
         ]))
     return Report(columns, rows)
 
@@ -249,6 +253,11 @@ def _atomic(out: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
+    """Write a file through `write(temporary path)`, then rename it over `out`."""
+    _atomic(out, write)
 
 
 def _write_csv(report: Report, path: Path, *, by_sheet: bool) -> None:

@@ -197,6 +197,29 @@ class ModelCase(SQLModel, table=True):
     updated_hlc: int = 0
 
 
+# Evidence
+
+
+class Attachment(SQLModel, table=True):
+    """A photo or document attached to a case, a problem or a follow-up; its bytes
+    are stored once under `HOME/files/<2 hex>/<sha256>`, never in the database."""
+
+    id: str = Field(primary_key=True)
+    unit_code: str | None = None
+    record_kind: str | None = None
+    record_id: str | None = Field(default=None, index=True)
+    caption: str | None = None
+    kind: str | None = None
+    name: str | None = None
+    size: int | None = None
+    media_type: str | None = None
+    sha256: str | None = Field(default=None, index=True)
+    taken_date: str | None = None
+    attached_by: str | None = None
+    attached_at: str | None = None
+    updated_hlc: int = 0
+
+
 # Sync
 
 
