@@ -32,6 +32,7 @@ from villagebook.services.spreadsheet_limits import (
     MAX_ROWS,
     RowBudget,
     check_xlsx_archive,
+    entities_declared,
     require_defused_xml,
 )
 from villagebook.store.node import Store
@@ -131,8 +132,7 @@ def _read_xlsx(path: Path) -> list[list[Any]]:
         raise
     except Exception as error:
         if _caused_by(error, DefusedXmlException):
-            raise Refused("{file} declares XML entities, which VillageBook never reads "
-                          "(a known attack on spreadsheet readers)", file=path.name) from None
+            raise entities_declared(path.name) from None
         raise Refused("{file} is not a readable .xlsx file ({reason})", file=path.name,
                       reason=type(error).__name__) from None
 

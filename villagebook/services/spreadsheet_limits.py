@@ -7,9 +7,13 @@ of countless members and a workbook of too many sheets. The sizes it reads are t
 ones `zipfile` later holds every member to (it stops at the declared size and checks
 the CRC), so a directory that lies cannot inflate more than it declares.
 
-XML entities (billion laughs, external entities) are refused by defusedxml, which
-openpyxl uses whenever it is installed; `require_defused_xml` refuses to read any
-.xlsx when it is missing or switched off (`OPENPYXL_DEFUSEDXML=False`).
+XML entities (billion laughs, external entities) are refused before openpyxl parses
+anything: no part of a workbook Excel or WPS writes holds a document type declaration,
+so any `<!DOCTYPE` or `<!ENTITY` refuses the file. That holds whichever parser openpyxl
+picks: defusedxml for sheets, but lxml (installed with python-docx) for the workbook
+part, where entities are left unexpanded rather than refused. `require_defused_xml`
+still refuses to read any .xlsx when defusedxml is missing or switched off
+(`OPENPYXL_DEFUSEDXML=False`).
 While rows are read, `RowBudget` caps the rows (empty ones too: a formatted empty
 sheet can claim a million) and the size of one cell.
 """
@@ -37,6 +41,9 @@ MAX_UNCOMPRESSED = 256 * 1024 * 1024
 MAX_RATIO = 200
 _RATIO_FLOOR = 1024 * 1024
 _SHEET_MEMBER = re.compile(r"xl/worksheets/[^/]+\.xml", re.IGNORECASE)
+_XML_MEMBER = re.compile(r".+\.(?:xml|rels)", re.IGNORECASE)
+#: A document type declaration or an entity declaration, in any letter case.
+_DECLARATION = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 #: The start of a `<row>` element, with or without a namespace prefix (`<x:row`).
 _ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
 
@@ -71,7 +78,27 @@ def check_xlsx_archive(path: Path) -> None:
     if total > MAX_UNCOMPRESSED or bomb is not None:
         raise Refused("{file} would unpack to {size} MB (a zip bomb?); nothing was imported",
                       file=path.name, size=max(total, 1) // (1024 * 1024) or 1)
+    _check_declarations(path, [m for m in members if _XML_MEMBER.fullmatch(m.filename)])
     _check_row_counts(path, [m for m in members if _SHEET_MEMBER.fullmatch(m.filename)])
+
+
+def entities_declared(name: str) -> Refused:
+    """The refusal of a workbook whose XML declares entities."""
+    return Refused("{file} declares XML entities, which VillageBook never reads "
+                   "(a known attack on spreadsheet readers)", file=name)
+
+
+def _check_declarations(path: Path, parts: list[zipfile.ZipInfo]) -> None:
+    """Refuse any XML part holding a DTD: scanned in chunks (bounded by the sizes
+    checked above), overlapping so a declaration across two chunks is seen."""
+    with zipfile.ZipFile(path) as archive:
+        for part in parts:
+            tail = b""
+            with archive.open(part) as member:
+                while chunk := member.read(1024 * 1024):
+                    if _DECLARATION.search(tail + chunk):
+                        raise entities_declared(path.name)
+                    tail = chunk[-8:]
 
 
 def _check_row_counts(path: Path, sheets: list[zipfile.ZipInfo]) -> None:
