@@ -249,20 +249,31 @@ def test_a_peers_hostile_attachment_record_is_shown_as_data_and_never_used_as_a_
         case_id = cases.create_case(n.village, CASE_DATA)
         run_cli(n.township.home, "merge", str(send(n.village, tmp_path / "usb")), check=True)
         record = "0bcf9752-61f5-55cd-9d0d-579508816399"
-        line = change_line(
-            entity="attachment", record=record, hlc=(1_790_000_000_000 << 16),
-            device=n.village.node.device_id, unit=n.village.node.unit_code,
-            fields={"unit_code": n.village.node.unit_code, "record_kind": "case",
-                    "record_id": case_id, "caption": "\x1b[2J清屏", "kind": "evil",
-                    "name": "../../.bashrc\x1b]8;;x\x07", "size": 10,
-                    "sha256": "../../../etc/passwd", "attached_by": "x",
-                    "attached_at": "2026-11-01T10:00:00+00:00"})
-        bundle = forge(n.village, tmp_path / "hostile.vbundle", line, seq=2)
+
+        def attachment(seq: int, **fields: object) -> Path:
+            values = {"unit_code": n.village.node.unit_code, "record_kind": "case",
+                      "record_id": case_id, "caption": "\x1b[2J清屏", "kind": "photo",
+                      "name": "../../.bashrc\x1b]8;;x\x07", "size": 10,
+                      "sha256": "ab" * 32, "attached_by": "x",
+                      "attached_at": "2026-11-01T10:00:00+00:00", **fields}
+            line = change_line(entity="attachment", record=record,
+                               hlc=(1_790_000_000_000 << 16) + seq,
+                               device=n.village.node.device_id, unit=n.village.node.unit_code,
+                               fields=values)
+            return forge(n.village, tmp_path / f"hostile{seq}.vbundle", line, seq=seq)
+
+        # Values the app never stores (an unknown kind, a path for a hash) are refused.
+        for seq, bad in enumerate(({"kind": "evil"}, {"sha256": "../../../etc/passwd"}),
+                                  start=2):
+            refused = run_cli(n.township.home, "merge", "--json", str(attachment(seq, **bad)))
+            assert refused.code == 1 and \
+                refused.json()["bundles"][0]["reason"] == "invalid_value", refused
+        bundle = attachment(2)
         merged = run_cli(n.township.home, "merge", str(bundle))
         assert merged.code == 0, merged
         home = n.township.home
         shown = run_cli(home, "attachments", "case", case_id)
-        assert shown.code == 0 and "\x1b" not in shown.out and "evil" in shown.out
+        assert shown.code == 0 and "\x1b" not in shown.out
         assert "../../.bashrc\\x1b]8;;x\\x07" in shown.out
         out = tmp_path / "out"
         out.mkdir()

@@ -63,6 +63,8 @@ class Field:
     searchable: bool = False
     #: Set once when the record is created; later changes are refused.
     immutable: bool = False
+    #: A regular expression every stored text value matches whole (a hash, say).
+    pattern: str | None = None
 
     @property
     def is_list(self) -> bool:
@@ -314,7 +316,8 @@ ATTACHMENT = Entity(
         Field("name", "File name", required=True, max_length=255, immutable=True),
         Field("size", "Size in bytes", Kind.INT, required=True, minimum=0, immutable=True),
         Field("media_type", "File type", max_length=100, immutable=True),
-        Field("sha256", "SHA-256", required=True, max_length=64, immutable=True),
+        Field("sha256", "SHA-256", required=True, max_length=64, immutable=True,
+              pattern="[0-9a-f]{64}"),
         Field("taken_date", "Taken on", Kind.DATE, immutable=True),
         Field("attached_by", "Attached by", required=True, max_length=NAME_MAX * 2,
               immutable=True),

@@ -157,7 +157,14 @@ def _parse_text(spec: Field, raw: object) -> str:
     if spec.max_length is not None and len(text) > spec.max_length:
         raise _Refused("is {length} characters long; at most {limit} are allowed",
                        length=len(text), limit=spec.max_length)
+    if spec.pattern is not None and _pattern(spec.pattern).fullmatch(text) is None:
+        raise _Refused("{value} is not in the form the app stores", value=text[:40])
     return text
+
+
+@cache
+def _pattern(source: str) -> re.Pattern[str]:
+    return re.compile(source)
 
 
 def _is_empty(raw: object) -> bool:
@@ -266,9 +273,11 @@ def stored_form_test(spec: Field) -> Callable[[object], bool]:
     limit = spec.max_length if spec.max_length is not None else 1 << 62
     if spec.kind in (Kind.TEXT, Kind.LONGTEXT):
         code = spec.name in UNIT_CODE_FIELDS
+        shape = _pattern(spec.pattern) if spec.pattern is not None else None
         return lambda v: (v is None and empty_ok) or (
             type(v) is str and v != "" and not v[0].isspace() and not v[-1].isspace()
-            and len(v) <= limit and (not code or UNIT_CODE.match(v) is not None))
+            and len(v) <= limit and (not code or UNIT_CODE.match(v) is not None)
+            and (shape is None or shape.fullmatch(v) is not None))
     if spec.kind in (Kind.CHOICE, Kind.CHOICES):
         assert spec.choices is not None
         codes = spec.choices.codes()
