@@ -214,7 +214,7 @@ def write_report(store: Store, kind: str, out: Path, period: str | None = None) 
         raise Refused("Reports are written as .xlsx or .csv files, not {name}", name=out.name)
     report = build(store, kind, period)
     writer = _write_xlsx if suffix == ".xlsx" else _write_csv
-    _atomic(out, lambda path: writer(report, path, by_sheet=kind == "rank"))
+    write_atomically(out, lambda path: writer(report, path, by_sheet=kind == "rank"))
     return len(report.rows)
 
 
@@ -233,7 +233,9 @@ def _cannot_write(out: Path, error: OSError) -> Refused:
                    reason=_(reason) if reason else (error.strerror or str(error)))
 
 
-def _atomic(out: Path, write: Callable[[Path], None]) -> None:
+def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
+    """Write a report through `write(temporary path)`, then rename it over `out`, so an
+    open old copy or a full disk never leaves half a file; refusals name `out`."""
     target = out.expanduser()
     if target.is_dir():
         raise Refused("{path} is a folder; give a file name ending in .xlsx or .csv",
@@ -253,11 +255,6 @@ def _atomic(out: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
-    """Write a file through `write(temporary path)`, then rename it over `out`."""
-    _atomic(out, write)
 
 
 def _write_csv(report: Report, path: Path, *, by_sheet: bool) -> None:
