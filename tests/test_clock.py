@@ -79,7 +79,13 @@ def test_the_verdict_on_a_laptop_clock() -> None:
     heard = pack(wall - 3 * day, 0)  # the township's bundle, three days old
     assert judge(wall, pack(wall, 0), 0) is ClockVerdict.OK  # nothing heard yet
     assert judge(wall, pack(wall, 0), heard) is ClockVerdict.OK
-    assert judge(wall + AHEAD_WARNING_MS, pack(wall, 0), heard) is ClockVerdict.AHEAD
+    # Ahead means past both the newest time heard and the node's own last write: a
+    # village that last merged months ago but wrote yesterday is not warned.
+    assert judge(wall + AHEAD_WARNING_MS, pack(wall - 3 * day, 0), heard) is ClockVerdict.AHEAD
+    assert judge(wall + AHEAD_WARNING_MS, pack(wall, 0), heard) is ClockVerdict.OK
+    assert judge(wall + 90 * day, pack(wall + 89 * day, 0), heard) is ClockVerdict.OK
+    # Nothing heard yet: a laptop ten years past its own last write is warned.
+    assert judge(wall + 3653 * day, pack(wall, 0), 0) is ClockVerdict.AHEAD
     # The node stamped ten years ahead, and the laptop's clock has been set right.
     assert judge(wall, pack(wall + 3653 * day, 0), heard) is ClockVerdict.SET_BACK
     assert judge(wall, pack(wall + DEFAULT_MAX_DRIFT_MS, 0), heard) is ClockVerdict.OK

@@ -164,6 +164,17 @@ def test_a_clock_far_past_what_the_node_heard_warns_on_every_write_but_refuses_n
     assert cli(village, "dump", "--json", days=400).err == ""
 
 
+def test_a_new_village_whose_clock_jumps_ten_years_is_warned_at_its_first_such_write(
+        tmp_path: Path) -> None:
+    with three_nodes(tmp_path) as n:
+        record = cases.create_case(n.village, CASE)  # nothing heard from anyone yet
+        village = n.village.home
+    jumped = cli(village, "set", "case", record, "title=十年后", days=TEN_YEARS)
+    assert jumped.code == 0, jumped
+    assert "days after this node last wrote" in jumped.err
+    assert len(jumped.err.strip().splitlines()) == 1
+
+
 def test_a_clock_set_back_behind_what_others_said_warns_and_re_dates_nothing(
         tmp_path: Path) -> None:
     with three_nodes(tmp_path) as n:

@@ -18,11 +18,13 @@ COUNTER_BITS = 16
 COUNTER_MAX = (1 << COUNTER_BITS) - 1
 #: How far ahead of our own wall clock a received timestamp may be.
 DEFAULT_MAX_DRIFT_MS = 24 * 3600 * 1000
-#: How far this laptop's clock may run past the newest time heard from other nodes
-#: before writes warn. Far more than the drift bound: a village that merged last
-#: month is normal. A clock a few days fast needs no warning (receivers hold its
-#: changes aside until their time comes); one a year ahead does.
+#: How far this laptop's clock may jump past both the newest time heard from other
+#: nodes and this node's own last write before a write warns. Far more than the drift
+#: bound: a laptop left unused for a few weeks is normal, and a clock a few days fast
+#: needs no warning (receivers hold its changes aside until their time comes).
 AHEAD_WARNING_MS = 30 * 24 * 3600 * 1000
+#: How far past anything heard from others a wall clock is warned about at every write.
+AHEAD_LONG_MS = 366 * 24 * 3600 * 1000
 
 
 class ClockDriftError(ValueError):
@@ -94,6 +96,11 @@ class ClockReading:
             return 0.0
         return (self.wall_ms - physical(self.seen_hlc)) / 86_400_000
 
+    @property
+    def days_past_own_write(self) -> float:
+        """How many days the wall clock runs past this node's own last write."""
+        return (self.wall_ms - physical(self.node_hlc)) / 86_400_000 if self.node_hlc else 0.0
+
 
 def judge(wall_ms: int, node_hlc: int, seen_hlc: int) -> ClockVerdict:
     """The verdict on a wall clock, given the node's clock and the newest time seen.
@@ -102,14 +109,21 @@ def judge(wall_ms: int, node_hlc: int, seen_hlc: int) -> ClockVerdict:
     this laptop's clock when they arrived: a wall clock now more than the bound
     behind them has been set back too far. A node clock ahead of a wall clock that
     is not behind what others said means the laptop's clock ran ahead and is right
-    again. A wall clock far past the newest time heard may be ahead (or the node
-    has not merged for a long time: hence a wide margin, and only a warning).
+    again. A wall clock that jumps far past both the newest time heard and the
+    node's own last write may be ahead (or the laptop was not used for a long time:
+    hence a wide margin, and only a warning); so may one a year past anything heard.
+    A fast clock writes with itself, so the jump shows at its first write; after
+    that only the distance from what others said is left, and a village that has
+    not merged for weeks is common, hence the year.
     """
     if seen_hlc and physical(seen_hlc) > wall_ms + DEFAULT_MAX_DRIFT_MS:
         return ClockVerdict.BEHIND
     if physical(node_hlc) > wall_ms + DEFAULT_MAX_DRIFT_MS:
         return ClockVerdict.SET_BACK
-    if seen_hlc and wall_ms > physical(seen_hlc) + AHEAD_WARNING_MS:
+    own, seen = physical(node_hlc), physical(seen_hlc)
+    if own and wall_ms > max(own, seen) + AHEAD_WARNING_MS:
+        return ClockVerdict.AHEAD  # a jump past everything this node knew
+    if seen and wall_ms > seen + AHEAD_LONG_MS:
         return ClockVerdict.AHEAD
     return ClockVerdict.OK
 

@@ -7,7 +7,14 @@ is set right (`villagebook.store.redate`), so nothing needs refusing here.
 
 from __future__ import annotations
 
-from villagebook.domain.clock import ClockReading, ClockVerdict, pack, to_datetime
+from villagebook.domain.clock import (
+    AHEAD_WARNING_MS,
+    ClockReading,
+    ClockVerdict,
+    pack,
+    physical,
+    to_datetime,
+)
 from villagebook.i18n import _
 from villagebook.store.node import Store
 
@@ -25,12 +32,19 @@ def wall_when(wall_ms: int) -> str:
 def warning(reading: ClockReading) -> str | None:
     """A one-line warning about this laptop's clock, or None when it looks right."""
     verdict = reading.verdict
-    if verdict is ClockVerdict.AHEAD:
+    if verdict is ClockVerdict.AHEAD and reading.seen_hlc and \
+            physical(reading.seen_hlc) + AHEAD_WARNING_MS < reading.wall_ms:
         return _("This laptop's clock reads {now}, {days:.0f} days after the newest time heard "
                  "from other nodes ({seen}); if the date is wrong, set it right: other nodes "
                  "hold aside changes dated ahead of their clocks").format(
             now=wall_when(reading.wall_ms), days=reading.ahead_days,
             seen=when(reading.seen_hlc))
+    if verdict is ClockVerdict.AHEAD:
+        return _("This laptop's clock reads {now}, {days:.0f} days after this node last "
+                 "wrote ({last}); if the date is wrong, set it right: other nodes hold aside "
+                 "changes dated ahead of their clocks").format(
+            now=wall_when(reading.wall_ms), days=reading.days_past_own_write,
+            last=when(reading.node_hlc))
     if verdict is ClockVerdict.SET_BACK:
         return _("This node's clock reads {node}, ahead of this laptop's clock ({now}); the "
                  "changes written while the clock was ahead are re-dated at the next save or "
