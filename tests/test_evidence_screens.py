@@ -158,3 +158,62 @@ async def test_township_sees_the_evidence_of_the_case_it_reviews(tmp_path: Path)
         shown = str(pilot.app.screen.query_one("#detail", Static).render())
         assert "群众满意度测评表" in shown and "附件（1）" in shown
         assert "文件尚未传到本机" in shown  # the bytes travel in part B
+
+
+def _two_colour_photo(path: Path) -> Path:
+    """A photo whose upper half is red and lower half blue, as a phone would save it."""
+    from PIL import Image
+
+    image = Image.new("RGB", (800, 600), (220, 20, 20))
+    image.paste((20, 20, 220), (0, 300, 800, 600))
+    image.save(path, quality=95)
+    return path
+
+
+async def test_a_photo_is_drawn_in_the_terminal_and_esc_goes_back(
+        village: Store, tmp_path: Path) -> None:
+    from textual.widgets import Static
+
+    from villagebook.screens.photo_preview import PhotoPreviewScreen
+
+    case_id = cases.create_case(village, CASE)
+    attachments.attach(village, "case", case_id, [_two_colour_photo(tmp_path / "road.jpg")],
+                       caption="[bold]路面[/bold]")
+    async with _app(village.home).run_test(size=SIZE) as pilot:
+        await _open_case(pilot, village.home, case_id)
+        pilot.app.screen.query_one("#attachments-table").focus()
+        await pilot.press("p")
+        await settle(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, PhotoPreviewScreen)
+        title = screen.query_one("#preview-title", Static).render()
+        assert "[bold]路面[/bold]" in str(title)  # a caption is data, never markup
+        picture = screen.query_one("#preview-picture", Static).render()
+        rows = picture.plain.splitlines()  # type: ignore[union-attr]
+        assert "▀" in rows[0] and 1 < len(rows) <= SIZE[1]
+        assert max(map(len, rows)) <= SIZE[0]
+        styles = [span.style for span in picture.spans]  # type: ignore[union-attr]
+        above = {(s.foreground.r, s.foreground.b) for s in styles}  # type: ignore[union-attr]
+        below = {(s.background.r, s.background.b) for s in styles}  # type: ignore[union-attr]
+        # Red above, blue below: the photo's own colours, upper and lower half cells.
+        assert any(r > 150 for r, _ in above) and any(b > 150 for _, b in below)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert type(pilot.app.screen).__name__ == "CaseDetailScreen"
+
+
+async def test_a_document_is_not_drawn_and_says_how_to_open_it(
+        village: Store, tmp_path: Path) -> None:
+    from textual.widgets import Static
+
+    case_id = cases.create_case(village, CASE)
+    notes = tmp_path / "会议纪要.txt"
+    notes.write_text("村民代表会议纪要\n", encoding="utf-8")
+    attachments.attach(village, "case", case_id, [notes])
+    async with _app(village.home).run_test(size=SIZE) as pilot:
+        await _open_case(pilot, village.home, case_id)
+        pilot.app.screen.query_one("#attachments-table").focus()
+        await pilot.press("p")
+        await settle(pilot)
+        picture = pilot.app.screen.query_one("#preview-picture", Static).render()
+        assert "press Enter to open" in str(picture)

@@ -56,6 +56,8 @@ class CaseDetailScreen(AttachesFiles, ReportsFailedWorkers, Screen[None]):
                 tooltip=N_("Attach photos or documents from a folder or USB stick")),
         Binding("r", "detach", N_("Remove file"), id="case.detach",
                 tooltip=N_("Remove the selected attachment (asks first)")),
+        Binding("p", "preview", N_("Preview"), id="case.preview", show=False,
+                tooltip=N_("Draw the selected photo here, in the terminal")),
         Binding("escape", "app.pop_screen", N_("Back"), id="case.back",
                 tooltip=N_("Back to the previous screen")),
     ]

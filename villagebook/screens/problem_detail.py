@@ -63,6 +63,8 @@ class ProblemDetailScreen(AttachesFiles, ReportsFailedWorkers, Screen[None]):
                 tooltip=N_("Attach photos or documents from a folder or USB stick")),
         Binding("r", "detach", N_("Remove file"), id="problem.detach",
                 tooltip=N_("Remove the selected attachment (asks first)")),
+        Binding("p", "preview", N_("Preview"), id="problem.preview", show=False,
+                tooltip=N_("Draw the selected photo here, in the terminal")),
         Binding("escape", "app.pop_screen", N_("Back"), id="problem.back",
                 tooltip=N_("Back to the previous screen")),
     ]

@@ -229,6 +229,19 @@ def viewer_copy(store: Store, attachment_id: str) -> Path:
     return target
 
 
+def preview(store: Store, attachment_id: str, columns: int,
+            rows: int) -> list[list[media.Cell]]:
+    """A photo attachment drawn in `columns` x `rows` terminal cells (half blocks);
+    refused for any other type, and for a file this home does not hold whole."""
+    record = get_attachment(store, attachment_id)
+    if not media.is_photo(record.get("media_type") or ""):
+        raise Refused("Only photos are drawn here; press Enter to open {name} with the "
+                      "system viewer", name=record.get("caption") or record["name"])
+    _held(store, record)
+    return media.preview_cells(files.blob_path(store.home, record["sha256"]),
+                               safe_file_name(record), columns, rows)
+
+
 def open_in_viewer(store: Store, attachment_id: str) -> Path:
     """Open an attachment with the system's viewer, from a read-only copy; returns the
     copy's path. The viewer is started, never waited for; nothing is executed."""

@@ -147,6 +147,39 @@ def _open(path: Path, name: str) -> Image.Image:
     return image
 
 
+#: One terminal cell of a half-block preview: the colours of its upper and lower pixel.
+Cell = tuple[tuple[int, int, int], tuple[int, int, int]]
+
+
+def preview_cells(path: Path, name: str, columns: int, rows: int) -> list[list[Cell]]:
+    """A photo fitted into `columns` x `rows` terminal cells, two pixels a cell (the
+    upper and lower half of one character), upright as taken.
+
+    Only photo types are decoded, under the pixel limit, and a JPEG at a reduced
+    scale (Pillow's draft mode), so a peer's photo costs little to draw.
+    """
+    if sniff(path) not in _PHOTOS:
+        raise Refused("{name} is not a photo; only photos are drawn here", name=name)
+    columns, height = max(1, columns), max(2, rows * 2)
+    with _open(path, name) as image:
+        try:
+            image.draft("RGB", (columns, height))
+            upright = ImageOps.exif_transpose(image).convert("RGB")
+        except (OSError, ValueError, SyntaxError):
+            raise Refused("{name} cannot be read as a picture; the file may be damaged",
+                          name=name) from None
+    upright.thumbnail((columns, height), Image.Resampling.BILINEAR)
+    width, tall = upright.size
+    data = upright.tobytes()  # RGB, row by row
+
+    def pixel(x: int, y: int) -> tuple[int, int, int]:
+        at = 3 * (y * width + x)
+        return data[at], data[at + 1], data[at + 2]
+
+    return [[(pixel(x, top), pixel(x, min(top + 1, tall - 1))) for x in range(width)]
+            for top in range(0, tall, 2)]
+
+
 def _bomb(name: str) -> Refused:
     return Refused("{name} is refused: its picture has more than {limit} megapixels; "
                    "it may be a decompression bomb", name=name, limit=PIXEL_LIMIT // 1_000_000)

@@ -110,8 +110,8 @@ class AttachmentPanel(ReportsFailedWorkers, Vertical):
                                str(item["attached_at"] or "").replace("T", " ")[:16],
                                key=item["id"])
         table.display = bool(message.items)
-        title = (_("Attachments ({count})").format(count=len(message.items))
-                 if message.items else _("Attachments: none"))
+        title = (_("Attachments ({count}) · Enter opens, p previews a photo").format(
+            count=len(message.items)) if message.items else _("Attachments: none"))
         self.query_one("#attachments-title", Static).update(Text(title, style="bold underline"))
 
     def selected(self) -> dict[str, Any] | None:
@@ -191,15 +191,32 @@ class AttachesFiles:
 
         self.app.push_screen(FilePickerScreen(), picked)  # type: ignore[attr-defined]
 
+    def _chosen(self) -> dict[str, Any] | None:
+        """The attachment under the list's cursor; a hint when there is none."""
+        item = self._panel().selected()
+        if item is None:
+            self.notify(_("Select an attachment in the list first (Tab moves there)"),  # type: ignore[attr-defined]
+                        markup=False, severity="warning")
+        return item
+
+    def action_preview(self) -> None:
+        """Draw the selected photo in the terminal."""
+        from villagebook.screens.photo_preview import PhotoPreviewScreen
+        from villagebook.services.messages import safe_text
+
+        item = self._chosen()
+        if item is None:
+            return
+        self.app.push_screen(PhotoPreviewScreen(  # type: ignore[attr-defined]
+            self._panel().home, item["id"], safe_text(item["caption"] or item["name"])))
+
     def action_detach(self) -> None:
         """Ask, then remove the selected attachment."""
         from villagebook.screens.confirm_dialog import ConfirmDialog
         from villagebook.services.messages import safe_text
 
-        item = self._panel().selected()
+        item = self._chosen()
         if item is None:
-            self.notify(_("Select an attachment in the list first (Tab moves there)"),  # type: ignore[attr-defined]
-                        markup=False, severity="warning")
             return
 
         def answered(yes: bool | None) -> None:
