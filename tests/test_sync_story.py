@@ -274,3 +274,18 @@ def test_the_search_index_mirrors_the_merged_records(
         cases.delete_case(n.village, held[1])  # edits and deletes of records the township holds
         assert merge_file(n.township, send(n.village, tmp_path / "stick2")).status == "merged"
         assert search_documents(n.township) == expected_documents(n.township)
+
+
+def test_a_villages_demo_data_reaches_the_township_whole(tmp_path: Path) -> None:
+    """A new secretary tries the demo, exports, and the township holds every case with
+    the status the village shows: a village's demo writes only what it may send."""
+    with three_nodes(tmp_path) as n:
+        village, township = n.village.home, n.township.home
+    run_cli(village, "demo", "--cases", "40", "--problems", "20", "--seed", "3", check=True)
+    bundle = Path(run_cli(village, "export", "--out", str(tmp_path / "usb"),
+                          check=True).out.strip())
+    run_cli(township, "merge", str(bundle), check=True)
+    sent = {c["id"]: c["status"] for c in run_cli(village, "dump", "--json").json()["cases"]}
+    held = {c["id"]: c["status"] for c in run_cli(township, "dump", "--json").json()["cases"]}
+    assert held == sent and len(held) == 40
+    assert set(held.values()) <= {"draft", "submitted"}

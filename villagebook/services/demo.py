@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from villagebook.domain.authority import Writer, required_writer
 from villagebook.domain.enums import (
     CaseStatus,
     ChangeAspect,
@@ -48,11 +49,30 @@ class DemoSummary:
     followups: int
 
 
+#: How often each case status appears in demo data.
+_CASE_WEIGHTS = {CaseStatus.DRAFT: 30, CaseStatus.SUBMITTED: 25, CaseStatus.APPROVED: 25,
+                 CaseStatus.RETURNED: 10, CaseStatus.SCORED: 10}
+
+
+def _case_statuses(role: Role) -> dict[CaseStatus, int]:
+    """The case statuses a node's demo writes, with their weights. A village writes only
+    what it may send itself (draft, submitted): approval, return and scoring are its
+    township's and district's to write, and a status it may not send would reach them
+    as no status at all. Townships and districts make demo records for the units under
+    them, which stay on that node, so every status appears there."""
+    if role is not Role.VILLAGE:
+        return _CASE_WEIGHTS
+    return {status: weight for status, weight in _CASE_WEIGHTS.items()
+            if required_writer("case", "status", status.value) is Writer.OWNER}
+
+
 class _Maker:
-    def __init__(self, seed: int, units: list[tuple[str, str]]) -> None:
+    def __init__(self, seed: int, units: list[tuple[str, str]],
+                 statuses: dict[CaseStatus, int]) -> None:
         self.rng = random.Random(seed)
         self.seed = seed
         self.units = units
+        self.statuses = statuses
 
     def uid(self, *parts: object) -> str:
         # Deterministic ids: a UUID derived from the seed and the record's place.
@@ -75,7 +95,7 @@ class _Maker:
         rng = self.rng
         code, name = rng.choice(self.units)
         topic, method = rng.choice(text.CASE_TOPICS), rng.choice(text.CASE_METHODS)
-        status = rng.choices(list(CaseStatus), weights=(30, 25, 25, 10, 10))[0]
+        status = rng.choices(list(self.statuses), weights=list(self.statuses.values()))[0]
         fault = rng.random() < 0.08
         figures = self.figures()
         data: dict[str, Any] = {
@@ -186,7 +206,7 @@ def generate(store: Store, cases: int = 20, problems: int = 30, seed: int = 1) -
 def _generate(store: Store, cases: int, problems: int, seed: int) -> DemoSummary:
     units_before = store.conn.execute("SELECT count(*) FROM unit").fetchone()[0]
     units = _demo_units(store)
-    maker = _Maker(seed, units)
+    maker = _Maker(seed, units, _case_statuses(store.node.role))
     if get_record(store, "case", maker.uid("case", 0)) or get_record(
         store, "problem", maker.uid("problem", 0)
     ):
