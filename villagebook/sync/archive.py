@@ -48,6 +48,8 @@ def _cap_of(name: str) -> int:
         return fmt.MAX_MANIFEST_BYTES
     if name.endswith(fmt.SIGNATURE):
         return fmt.MAX_SIGNATURE_BYTES
+    if name.startswith(fmt.FILE_DIR):
+        return fmt.MAX_FILE_BYTES
     return fmt.MAX_PAYLOAD_BYTES
 
 
@@ -94,7 +96,7 @@ class SafeArchive:
         for info in infos:
             name = info.filename
             mode = info.external_attr >> 16
-            if (not fmt.MEMBER.match(name) or name in members or info.is_dir()
+            if (not fmt.MEMBER.fullmatch(name) or name in members or info.is_dir()
                     or stat.S_ISLNK(mode) or info.flag_bits & 0x1
                     or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)):
                 raise _unsafe(name)
