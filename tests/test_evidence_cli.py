@@ -4,7 +4,6 @@ scans of a case, lists them, takes one out, removes one; hostile files are refus
 from __future__ import annotations
 
 import hashlib
-
 import json
 import os
 from pathlib import Path

@@ -72,7 +72,8 @@ def test_a_file_the_receiver_acknowledged_is_never_carried_again(tmp_path: Path)
         # The acknowledgements come back down and up again.
         run_cli(village, "merge", str(_export(township, tmp_path / "usb3", "--to",
                                               VILLAGE[0])), check=True)
-        run_cli(township, "merge", str(_export(district, tmp_path / "usb4", "--to", TOWNSHIP[0])), check=True)
+        down = _export(district, tmp_path / "usb4", "--to", TOWNSHIP[0])
+        run_cli(township, "merge", str(down), check=True)
         cases.update_case(n.village, case_id, {"title": "网格员走村入户收集民意（二）"})
         second = _export(village, tmp_path / "usb5")
         assert _file_members(second) == []
@@ -144,8 +145,8 @@ def test_hostile_file_members_are_refused_and_nothing_changes(tmp_path: Path,
         assert result.json()["bundles"][0]["reason"] == reason, result
         assert state(n.township) == before
         assert stored_files(n.township.home) == []
-        assert not list((n.township.home / "files" / "tmp").glob("*")) if (
-            n.township.home / "files" / "tmp").exists() else True
+        temp = n.township.home / "files" / "tmp"
+        assert not temp.exists() or list(temp.iterdir()) == []  # no half-written file
 
 
 def test_a_well_formed_file_member_merges(tmp_path: Path) -> None:
@@ -169,3 +170,50 @@ def test_an_attachment_on_another_units_record_is_refused(tmp_path: Path) -> Non
         result = run_cli(n.township.home, "merge", "--json", str(bundle))
         assert result.code == 1 and result.json()["bundles"][0]["reason"] == "wrong_owner"
         assert state(n.township) == before
+
+
+def _held_files_match_their_names(home: Path) -> bool:
+    return all(hashlib.sha256(p.read_bytes()).hexdigest() == p.name
+               for p in stored_files(home))
+
+
+def test_kill_9_during_a_merge_with_files_leaves_no_half_file_and_a_retry_completes(
+        tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from villagebook.services import attachments
+
+    with three_nodes(tmp_path) as n:
+        case_id = cases.create_case(n.village, CASE)
+        documents = []
+        for number in range(12):
+            path = tmp_path / f"scan{number}.bin"
+            path.write_bytes(os.urandom(4 << 20))
+            documents.append(path)
+        attachments.attach(n.village, "case", case_id, documents, caption="扫描件")
+        bundle = send(n.village, tmp_path / "stick")
+        township = n.township.home
+        env = {k: v for k, v in os.environ.items() if k != "VILLAGEBOOK_HOME"}
+        for delay in (0.4, 0.8, 1.0, 1.2, 1.3, 1.4, 1.5, 1.7):
+            process = subprocess.Popen(
+                [sys.executable, "-m", "villagebook", "--home", str(township), "--lang", "en",
+                 "merge", str(bundle)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=env)
+            time.sleep(delay)
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+            process.wait()
+            # Every file under its name is whole; every record held has its file.
+            assert _held_files_match_their_names(township)
+            checked = run_cli(township, "check")
+            assert checked.code == 0, checked
+        again = run_cli(township, "merge", str(bundle))
+        assert again.code == 0, again
+        listed = run_cli(township, "attachments", "case", case_id, "--json", check=True).json()
+        assert len(listed) == 12
+        assert run_cli(township, "check").code == 0
+        assert len(stored_files(township)) == 12 and _held_files_match_their_names(township)

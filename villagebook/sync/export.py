@@ -26,8 +26,8 @@ from villagebook.services.errors import Refused
 from villagebook.store.changelog import encode
 from villagebook.store.db import disk_full
 from villagebook.store.node import Store, system_now
-from villagebook.sync import format as fmt
 from villagebook.sync import bundle_files, numbers, trust
+from villagebook.sync import format as fmt
 from villagebook.sync.authorise import may_write
 from villagebook.sync.identity import load_secret_key
 from villagebook.sync.merge import STORED_DIR

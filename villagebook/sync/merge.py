@@ -30,8 +30,8 @@ from villagebook.services.errors import Refused
 from villagebook.store.changelog import ChangeSet, IndexQueue, MalformedChange, apply_sets
 from villagebook.store.db import disk_full
 from villagebook.store.node import Store, system_now
-from villagebook.sync import format as fmt
 from villagebook.sync import bundle_files, numbers, quarantine, trust
+from villagebook.sync import format as fmt
 from villagebook.sync.archive import SafeArchive
 from villagebook.sync.authorise import check_claims, check_shape, check_writer
 from villagebook.sync.errors import BundleRejected
