@@ -169,10 +169,11 @@ def to_carry(conn: sqlite3.Connection, refs: Iterable[fmt.FileRef],
                if full or not held_by_receiver(conn, sha, acks)]
     total = sum(ref.size for ref in carried)
     if total > fmt.MAX_FILES_BYTES or len(carried) > fmt.MAX_FILES:
-        raise Refused("This bundle would carry {count} files of {size} MB, more than the "
-                      "{limit} MB (or {most} files) one bundle may carry; no bundle was "
-                      "written. Send in parts: export and have the receiver merge after "
-                      "attaching part of the files, then attach the rest",
+        raise Refused("This bundle would carry {count} files of {size} MB in all, more than "
+                      "one bundle may carry ({limit} MB, {most} files); no bundle was "
+                      "written. Splitting a bundle into parts is not available yet: have "
+                      "the receiver merge a bundle sent before these files were attached, "
+                      "or ask for help to send them in parts",
                       count=len(carried), size=total // _MB,
                       limit=fmt.MAX_FILES_BYTES // _MB, most=fmt.MAX_FILES)
     return carried
