@@ -89,7 +89,8 @@ class SafeArchive:
 
     @staticmethod
     def _check(infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
-        if len(infos) > fmt.MAX_ENTRIES:
+        carried = sum(info.filename.startswith(fmt.FILE_DIR) for info in infos)
+        if len(infos) - carried > fmt.MAX_ENTRIES or carried > fmt.MAX_FILES:
             raise _too_large("number of members")
         members: dict[str, zipfile.ZipInfo] = {}
         total = 0

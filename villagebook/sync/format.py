@@ -37,7 +37,8 @@ MAX_BUNDLE_BYTES = 4 << 30
 MAX_FILES = 10_000
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_FILES_BYTES = 2 << 30
-MAX_ENTRIES = 3 * 5000 + 3 + MAX_FILES
+#: Members other than files (3 per segment), and file members, are capped apart.
+MAX_ENTRIES = 3 * 5000 + 3
 MAX_MANIFEST_BYTES = 8 << 20
 MAX_SIGNATURE_BYTES = 4096
 MAX_PAYLOAD_BYTES = 2 << 30

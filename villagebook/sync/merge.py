@@ -192,7 +192,7 @@ def _merge(store: Store, archive: SafeArchive, result: MergeResult, dry_run: boo
             _record_acks(store, root.key, manifest)
             conflicts_before = _count(conn, "conflict")
             hierarchy = trust.hierarchy(store)
-            stored = "" if dry_run else _keep_copy(store, archive.path)
+            stored = "" if dry_run else _keep_copy(store, archive, root)
             index = IndexQueue(conn)
             result.released = quarantine.release_due(store, index)
             if not root_held:  # the sender's own changes: a refusal refuses the bundle
@@ -467,8 +467,13 @@ def _record_acks(store: Store, sender: trust.TrustedKey, manifest: fmt.Manifest)
         (sender.key_id, manifest.origin, json.dumps(acks, sort_keys=True), acked))
 
 
-def _keep_copy(store: Store, path: Path) -> str:
-    """Keep the bundle's bytes in the home, durably, to relay its segments later."""
+def _keep_copy(store: Store, archive: SafeArchive, root: Segment) -> str:
+    """Keep the bundle's bytes in the home, durably, to relay its segments later (a
+    bundle with files: its segments only, the file store holds the files)."""
+    if root.manifest.carries:
+        return bundle_files.keep_segments(store.home / STORED_DIR, archive,
+                                          root.manifest_sha256)
+    path = archive.path
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
