@@ -120,6 +120,9 @@ HOSTILE = {
         dict(files=[{"sha256": _BOMB_SHA, "size": len(_BOMB)}],
              carries=[{"sha256": _BOMB_SHA, "size": len(_BOMB)}],
              members={f"files/{_BOMB_SHA}": _BOMB}, sha256=_BOMB_SHA), "too_large"),
+    "more_files_than_a_bundle_may_carry": (
+        dict(files=_LISTED, carries=[{"sha256": f"{n:064x}", "size": 50 << 20}
+                                     for n in range(45)], members={}), "too_large"),
     "record_points_at_an_unlisted_file": (
         dict(files=[], carries=[], members={}), "missing_file"),
     "listed_file_neither_carried_nor_held": (
@@ -217,3 +220,22 @@ def test_kill_9_during_a_merge_with_files_leaves_no_half_file_and_a_retry_comple
         assert len(listed) == 12
         assert run_cli(township, "check").code == 0
         assert len(stored_files(township)) == 12 and _held_files_match_their_names(township)
+
+
+def test_an_export_past_the_per_bundle_cap_is_refused_naming_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from villagebook.services import attachments
+    from villagebook.services.errors import Refused
+    from villagebook.sync import format as fmt
+
+    with three_nodes(tmp_path) as n:
+        case_id = cases.create_case(n.village, CASE)
+        attachments.attach(n.village, "case", case_id, [screenshot(tmp_path / "a.png")])
+        before = state(n.village)
+        monkeypatch.setattr(fmt, "MAX_FILES_BYTES", 100)  # a cap one small file passes
+        with pytest.raises(Refused) as refusal:
+            send(n.village, tmp_path / "usb")
+        assert "more than one bundle may carry (0 MB, 10000 files)" in str(refusal.value)
+        assert "no bundle was written" in str(refusal.value)
+        assert list((tmp_path / "usb").glob("*")) == []
+        assert state(n.village) == before
