@@ -239,3 +239,16 @@ def test_an_export_past_the_per_bundle_cap_is_refused_naming_it(
         assert "no bundle was written" in str(refusal.value)
         assert list((tmp_path / "usb").glob("*")) == []
         assert state(n.village) == before
+
+
+def test_verify_hashes_the_files_and_writes_nothing(tmp_path: Path) -> None:
+    with three_nodes(tmp_path) as n:
+        case_id = cases.create_case(n.village, CASE)
+        run_cli(n.village.home, "attach", "case", case_id, str(screenshot(tmp_path / "a.png")),
+                check=True)
+        bundle = _export(n.village.home, tmp_path / "usb")
+        before = state(n.township)
+        assert run_cli(n.township.home, "verify", str(bundle)).code == 0
+        assert state(n.township) == before and stored_files(n.township.home) == []
+        temp = n.township.home / "files" / "tmp"
+        assert not temp.exists() or list(temp.iterdir()) == []
