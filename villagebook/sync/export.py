@@ -185,8 +185,9 @@ def _write(store: Store, temp: Path, receiver: str, upward: bool, seq: int,
         bundle_files.write_members(store, zf, carried)
         bundle_files.record(store.conn, fmt.segment_id(mine.key_id, receiver, seq), own)
         manifest = _manifest(store, mine, receiver, seq, payload, relayed)
-        manifest["files"] = [{"sha256": r.sha256, "size": r.size} for r in own]
-        manifest["carries"] = [{"sha256": r.sha256, "size": r.size} for r in carried]
+        for key, refs in (("files", own), ("carries", carried)):
+            if refs:  # optional: a bundle without files reads as before
+                manifest[key] = [{"sha256": r.sha256, "size": r.size} for r in refs]
         raw = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode()
         zf.writestr(fmt.MANIFEST, raw)
         comment = fmt.trusted_comment(mine.unit, receiver, seq)
