@@ -3,7 +3,8 @@
 Each benchmark prints its own figures and ratios against a baseline measured in
 the same run; nothing here asserts a timing. `bench_search.py` (synthetic
 corpus) is covered by `bench_foundation.py` (real demo data) and is left for
-focused runs.
+focused runs. `bench_bundle_files.py` runs with 200 MB of files here; `--mb 1024` for
+the full 1 GB of issue 10.
 """
 
 from __future__ import annotations

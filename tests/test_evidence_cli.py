@@ -3,6 +3,7 @@ scans of a case, lists them, takes one out, removes one; hostile files are refus
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -219,7 +220,7 @@ def test_attaching_to_an_unknown_record_or_with_no_file(home: Path, tmp_path: Pa
                    ).code == 1
 
 
-def test_the_record_travels_to_the_township_before_its_file(tmp_path: Path) -> None:
+def test_the_record_travels_to_the_township_with_its_file(tmp_path: Path) -> None:
     from tests.sync_helpers import CASE as CASE_DATA
     from tests.sync_helpers import send, three_nodes
     from villagebook.services import attachments, cases
@@ -233,8 +234,7 @@ def test_the_record_travels_to_the_township_before_its_file(tmp_path: Path) -> N
         listed = json.loads(run_cli(n.township.home, "attachments", "case", case_id,
                                     "--json", check=True).out)
         assert [a["id"] for a in listed] == [attachment_id]
-        # Carrying the bytes is part B: until then the township's check says what is missing.
-        assert run_cli(n.township.home, "check").code == 1
+        assert run_cli(n.township.home, "check").code == 0  # the bundle carried the file
         refused = run_cli(n.township.home, "detach", attachment_id)
         assert refused.code == 1 and "320117100201" in refused.err
 
@@ -249,18 +249,23 @@ def test_a_peers_hostile_attachment_record_is_shown_as_data_and_never_used_as_a_
         case_id = cases.create_case(n.village, CASE_DATA)
         run_cli(n.township.home, "merge", str(send(n.village, tmp_path / "usb")), check=True)
         record = "0bcf9752-61f5-55cd-9d0d-579508816399"
+        data = b"#!/bin/sh\nrm -rf ~\n"
+        digest = hashlib.sha256(data).hexdigest()
 
         def attachment(seq: int, **fields: object) -> Path:
             values = {"unit_code": n.village.node.unit_code, "record_kind": "case",
                       "record_id": case_id, "caption": "\x1b[2J清屏", "kind": "photo",
-                      "name": "../../.bashrc\x1b]8;;x\x07", "size": 10,
-                      "sha256": "ab" * 32, "attached_by": "x",
+                      "name": "../../.bashrc\x1b]8;;x\x07", "size": len(data),
+                      "sha256": digest, "attached_by": "x",
                       "attached_at": "2026-11-01T10:00:00+00:00", **fields}
             line = change_line(entity="attachment", record=record,
                                hlc=(1_790_000_000_000 << 16) + seq,
                                device=n.village.node.device_id, unit=n.village.node.unit_code,
                                fields=values)
-            return forge(n.village, tmp_path / f"hostile{seq}.vbundle", line, seq=seq)
+            listed = [{"sha256": digest, "size": len(data)}]
+            return forge(n.village, tmp_path / f"hostile{seq}.vbundle", line, seq=seq,
+                         overrides={"files": listed, "carries": listed},
+                         extra={f"files/{digest}": data})
 
         # Values the app never stores (an unknown kind, a path for a hash) are refused.
         for seq, bad in enumerate(({"kind": "evil"}, {"sha256": "../../../etc/passwd"}),
@@ -278,10 +283,10 @@ def test_a_peers_hostile_attachment_record_is_shown_as_data_and_never_used_as_a_
         out = tmp_path / "out"
         out.mkdir()
         extracted = run_cli(home, "extract", record, "--out", str(out))
-        assert extracted.code == 1 and "not in this home" in extracted.err
-        assert list(out.iterdir()) == []
-        checked = run_cli(home, "check", "--json")
-        assert checked.code == 1 and checked.json()["bad"][0]["state"] == "missing"
+        assert extracted.code == 0, extracted  # under a safe name, never the peer's
+        assert [p.name for p in out.iterdir()] == [f"attachment-{record}.bin"]
+        assert (out / f"attachment-{record}.bin").read_bytes() == data
+        assert run_cli(home, "check").code == 0
         dossier = run_cli(home, "report", "--kind", "dossier", "--case", case_id, "--out",
                           str(tmp_path / "d.docx"))
         assert dossier.code == 0, dossier

@@ -68,8 +68,9 @@ def test_township_compiles_its_approved_cases_and_counts_evidence_in_the_spreads
         texts = _texts(out)
         assert texts[0] == "Compilation of innovation cases" and CASE["title"] in texts
         assert "未提交的案例" not in texts
-        # The photo's bytes travel in part B; until then the dossier says it is on its way.
-        assert any("not in this home yet" in t for t in texts)
+        # The photo's bytes came with the bundle: the compilation places it.
+        assert not any("not in this home yet" in t for t in texts)
+        assert len(docx.Document(str(out)).inline_shapes) == 1
         sheet = tmp_path / "cases.csv"
         run_cli(n.township.home, "report", "--kind", "case", "--out", str(sheet), check=True)
         with sheet.open(encoding="utf-8-sig") as handle:

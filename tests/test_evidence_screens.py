@@ -157,7 +157,7 @@ async def test_township_sees_the_evidence_of_the_case_it_reviews(tmp_path: Path)
         await settle(pilot)
         shown = str(pilot.app.screen.query_one("#detail", Static).render())
         assert "群众满意度测评表" in shown and "附件（1）" in shown
-        assert "文件尚未传到本机" in shown  # the bytes travel in part B
+        assert "文件尚未传到本机" not in shown  # the bytes came with the bundle
 
 
 def _two_colour_photo(path: Path) -> Path:

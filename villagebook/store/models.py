@@ -310,6 +310,16 @@ class SyncHeld(SQLModel, table=True):
     held_at: str
 
 
+class SyncSegmentFile(SQLModel, table=True):
+    """A file (by SHA-256) that a held segment's signed manifest lists: whoever holds
+    the segment holds the file."""
+
+    __tablename__ = "sync_segment_file"
+    segment_id: str = Field(primary_key=True)
+    sha256: str = Field(primary_key=True, index=True)
+    size: int
+
+
 class SyncRefused(SQLModel, table=True):
     """A segment refused here (one manifest of one number), remembered so that a
     carrier relaying it again is not reported again, and is acknowledged to stop."""

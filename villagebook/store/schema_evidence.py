@@ -36,6 +36,25 @@ def _tables(conn: sqlite3.Connection) -> None:
     run_script(conn, _V1_TABLES)
 
 
+# The files each held segment's signed manifest lists (its change sets point at them):
+# a receiver that acknowledges a segment holds its files, so a sender never carries
+# them to it again (see docs/SYNC.md, "Files in bundles").
+_V2_SEGMENT_FILES = """
+CREATE TABLE sync_segment_file (
+    segment_id VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY (segment_id, sha256)
+);
+CREATE INDEX ix_sync_segment_file_sha256 ON sync_segment_file (sha256)
+"""
+
+
+def _segment_files(conn: sqlite3.Connection) -> None:
+    run_script(conn, _V2_SEGMENT_FILES)
+
+
 STEPS: tuple[Step, ...] = (
     ("evidence-1-attachment", _tables),
+    ("evidence-2-segment-files", _segment_files),
 )

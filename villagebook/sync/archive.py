@@ -48,6 +48,8 @@ def _cap_of(name: str) -> int:
         return fmt.MAX_MANIFEST_BYTES
     if name.endswith(fmt.SIGNATURE):
         return fmt.MAX_SIGNATURE_BYTES
+    if name.startswith(fmt.FILE_DIR):
+        return fmt.MAX_FILE_BYTES
     return fmt.MAX_PAYLOAD_BYTES
 
 
@@ -87,14 +89,15 @@ class SafeArchive:
 
     @staticmethod
     def _check(infos: list[zipfile.ZipInfo]) -> dict[str, zipfile.ZipInfo]:
-        if len(infos) > fmt.MAX_ENTRIES:
+        carried = sum(info.filename.startswith(fmt.FILE_DIR) for info in infos)
+        if len(infos) - carried > fmt.MAX_ENTRIES or carried > fmt.MAX_FILES:
             raise _too_large("number of members")
         members: dict[str, zipfile.ZipInfo] = {}
         total = 0
         for info in infos:
             name = info.filename
             mode = info.external_attr >> 16
-            if (not fmt.MEMBER.match(name) or name in members or info.is_dir()
+            if (not fmt.MEMBER.fullmatch(name) or name in members or info.is_dir()
                     or stat.S_ISLNK(mode) or info.flag_bits & 0x1
                     or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)):
                 raise _unsafe(name)

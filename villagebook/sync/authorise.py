@@ -3,8 +3,9 @@
 Whether a signer may write a field follows `villagebook.domain.authority`: the
 owning unit itself, its parent (the township), or the district. The owning unit
 is the change's `unit` claim, and the claim itself is checked: a record keeps one
-owner for life, a case's `unit_code` must be its owner, and a follow-up, review
-or score belongs to the owner of the record it hangs on, when that is known.
+owner for life, a case's `unit_code` must be its owner, and a follow-up, review,
+score or attachment belongs to the owner of the record it hangs on, when that is
+known.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from villagebook.domain.authority import Writer, required_writer
+from villagebook.domain.enums import AttachmentTarget
 from villagebook.domain.fields import DELETED_FIELD, ENTITIES, Entity, Field, Kind
 from villagebook.i18n import N_
 from villagebook.store.changelog import ChangeSet, chunks
@@ -24,6 +26,7 @@ from villagebook.sync.trust import Hierarchy
 _CHANGE_ID = re.compile(r"[0-9a-f]{16}-[0-9a-z]{1,64}-[_a-z0-9]{1,64}\Z")
 _RECORD_ID = re.compile(r"[0-9A-Za-z-]{1,64}\Z")  # \Z: `$` let "id\n" through
 _MAX_TEXT = 20_000
+_ATTACHABLE = frozenset(target.value for target in AttachmentTarget)
 
 
 def may_write(signer_unit: str, signer_role: str, entity: str, name: str, value: object,
@@ -174,6 +177,12 @@ def _check_parents(conn: sqlite3.Connection, sets: Sequence[ChangeSet],
         parent = ENTITIES[change_set.entity].parent
         if parent is not None and isinstance(change_set.fields.get(parent[0]), str):
             wanted.append((change_set, (parent[1], change_set.fields[parent[0]])))
+        elif change_set.entity == "attachment":
+            # An attachment names the record it hangs on in two fields (kind and id):
+            # its owner must own that record (a follow-up is its problem owner's).
+            kind, record_id = (change_set.fields.get(k) for k in ("record_kind", "record_id"))
+            if kind in _ATTACHABLE and isinstance(record_id, str):
+                wanted.append((change_set, (str(kind), record_id)))
     if not wanted:
         return
     known = _held_owners(conn, [key for _, key in wanted if key not in owners])

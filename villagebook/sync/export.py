@@ -14,7 +14,7 @@ import re
 import sqlite3
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,8 +26,8 @@ from villagebook.services.errors import Refused
 from villagebook.store.changelog import encode
 from villagebook.store.db import disk_full
 from villagebook.store.node import Store, system_now
+from villagebook.sync import bundle_files, numbers, trust
 from villagebook.sync import format as fmt
-from villagebook.sync import numbers, trust
 from villagebook.sync.authorise import may_write
 from villagebook.sync.identity import load_secret_key
 from villagebook.sync.merge import STORED_DIR
@@ -54,6 +54,8 @@ class _Payload:
     sets: int = 0
     changes: int = 0
     sha256: str = ""
+    #: The files the written change sets point at (attachments' SHA-256).
+    files: set[str] = field(default_factory=set)
 
 
 def receiver_of(store: Store, to: str | None) -> tuple[str, bool]:
@@ -177,7 +179,15 @@ def _write(store: Store, temp: Path, receiver: str, upward: bool, seq: int,
             payload = _write_own(store, handle, mine, hierarchy, receiver, upward, since)
         relayed = [_copy_segment(store, zf, row) for row in
                    _segments_to_relay(store, receiver, upward, peer, full, hierarchy)]
+        own = bundle_files.own_files(store, payload.files)
+        carried = bundle_files.to_carry(store.conn, [*own, *bundle_files.relayed_files(
+            store.conn, [r["segment"] for r in relayed])], peer.acks, full)
+        bundle_files.write_members(store, zf, carried)
+        bundle_files.record(store.conn, fmt.segment_id(mine.key_id, receiver, seq), own)
         manifest = _manifest(store, mine, receiver, seq, payload, relayed)
+        for key, refs in (("files", own), ("carries", carried)):
+            if refs:  # optional: a bundle without files reads as before
+                manifest[key] = [{"sha256": r.sha256, "size": r.size} for r in refs]
         raw = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode()
         zf.writestr(fmt.MANIFEST, raw)
         comment = fmt.trusted_comment(mine.unit, receiver, seq)
@@ -193,7 +203,8 @@ def _write_own(store: Store, handle: IO[bytes], mine: trust.TrustedKey,
                since: int) -> _Payload:
     payload = _Payload()
     digest = hashlib.sha256()
-    for line, count in _own_lines(store, mine, hierarchy, receiver, upward, since):
+    for line, count in _own_lines(store, mine, hierarchy, receiver, upward, since,
+                                  payload.files):
         handle.write(line)
         digest.update(line)
         payload.size += len(line)
@@ -204,8 +215,10 @@ def _write_own(store: Store, handle: IO[bytes], mine: trust.TrustedKey,
 
 
 def _own_lines(store: Store, mine: trust.TrustedKey, hierarchy: trust.Hierarchy,
-               receiver: str, upward: bool, since: int) -> Iterator[tuple[bytes, int]]:
-    """This device's change sets, each cut to the fields the receiver will accept.
+               receiver: str, upward: bool, since: int,
+               hashes: set[str]) -> Iterator[tuple[bytes, int]]:
+    """This device's change sets, each cut to the fields the receiver will accept
+    (the files written attachments point at are added to `hashes`).
 
     Sets stamped beyond the drift bound of this laptop's clock are left out: the
     clock was set right since, and `Store.settle_clock` re-dated them as new sets.
@@ -231,6 +244,8 @@ def _own_lines(store: Store, mine: trust.TrustedKey, hierarchy: trust.Hierarchy,
                 "unit": unit, "fields": fields}
         if replaces:
             line["replaces"] = replaces
+        if entity == "attachment" and isinstance(fields.get("sha256"), str):
+            hashes.add(fields["sha256"])
         yield (encode(line) + "\n").encode("utf-8"), len(fields)
 
 

@@ -5,7 +5,10 @@ A bundle is a zip archive. At its root, the sender's own *segment*:
 it) and `changes.jsonl` (one change set per line). Relayed segments of other
 origins sit unmodified under `segments/<segment id>/` with the same three names.
 The root manifest lists the hashes of every other member, so one signature
-covers the whole archive. See docs/SYNC.md.
+covers the whole archive. Evidence files travel as members `files/<sha256>` at the
+root, whichever segment needs them: each segment's manifest lists the files its
+change sets point at (`files`), and the root manifest lists the file members the
+bundle carries (`carries`). See docs/SYNC.md.
 """
 
 from __future__ import annotations
@@ -25,9 +28,16 @@ MANIFEST = "manifest.json"
 SIGNATURE = "manifest.minisig"
 PAYLOAD = "changes.jsonl"
 SEGMENT_DIR = "segments/"
+FILE_DIR = "files/"
 
 #: Limits for reading untrusted archives (entries, sizes, compression ratio).
 MAX_BUNDLE_BYTES = 4 << 30
+#: Evidence files: at most this many in one bundle, each at most the per-file cap of
+#: attachments (50 MB), together at most MAX_FILES_BYTES (a bundle still fits a FAT32 stick).
+MAX_FILES = 10_000
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_FILES_BYTES = 2 << 30
+#: Members other than files (3 per segment), and file members, are capped apart.
 MAX_ENTRIES = 3 * 5000 + 3
 MAX_MANIFEST_BYTES = 8 << 20
 MAX_SIGNATURE_BYTES = 4096
@@ -58,7 +68,8 @@ SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 SEGMENT_ID = re.compile(rf"[0-9A-F]{{16}}-[0-9]{{12}}-{_SEQ}\Z")
 _NAMES = "manifest\\.json|manifest\\.minisig|changes\\.jsonl"
 MEMBER = re.compile(
-    rf"(?:({_NAMES})|segments/([0-9A-F]{{16}}-[0-9]{{12}}-{_SEQ})/({_NAMES}))\Z")
+    rf"(?:({_NAMES})|segments/([0-9A-F]{{16}}-[0-9]{{12}}-{_SEQ})/({_NAMES})"
+    r"|files/([0-9a-f]{64}))\Z")
 ROLES = ("village", "township", "district")
 
 
@@ -96,6 +107,19 @@ class Relayed:
     manifest_sha256: str
     signature_sha256: str
     payload_sha256: str
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """An evidence file a manifest names: its SHA-256 (its member name) and size."""
+
+    sha256: str
+    size: int
+
+    @property
+    def member(self) -> str:
+        """The archive member that carries it."""
+        return FILE_DIR + self.sha256
 
 
 @dataclass(frozen=True)
@@ -138,6 +162,10 @@ class Manifest:
     revocations: tuple[str, ...]
     acks: dict[str, list[list[int]]]
     refused: tuple[Refusal, ...] = ()
+    #: The files this segment's change sets point at (signed by its origin).
+    files: tuple[FileRef, ...] = ()
+    #: The file members this bundle carries (root manifest only; signed by the carrier).
+    carries: tuple[FileRef, ...] = ()
 
     @property
     def segment(self) -> str:
@@ -254,7 +282,37 @@ def parse_manifest(data: object) -> Manifest:
         revocations=tuple(_revocation(item) for item in _get(data, "revocations", list)),
         acks=_acks(_get(data, "acks", dict)),
         refused=_refusals(data.get("refused", [])),
+        files=_file_refs(data.get("files", []), "files"),
+        carries=_carried(data.get("carries", [])),
     )
+
+
+def _file_refs(items: object, key: str) -> tuple[FileRef, ...]:
+    if not isinstance(items, list) or len(items) > MAX_FILES:
+        raise _bad(key)
+    found: dict[str, FileRef] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            raise _bad(key)
+        ref = FileRef(_get(item, "sha256", str, SHA256), _count(item, "size"))
+        if ref.size > MAX_FILE_BYTES:
+            raise BundleRejected("too_large", N_("The bundle lists a file of {size} MB; a file "
+                                 "may be at most {limit} MB"), size=ref.size // (1 << 20),
+                                 limit=MAX_FILE_BYTES // (1 << 20))
+        if ref.sha256 in found:
+            raise _bad(key)  # a file listed twice
+        found[ref.sha256] = ref
+    return tuple(found.values())
+
+
+def _carried(items: object) -> tuple[FileRef, ...]:
+    carried = _file_refs(items, "carries")
+    total = sum(ref.size for ref in carried)
+    if total > MAX_FILES_BYTES:
+        raise BundleRejected("too_large", N_("The bundle carries {size} MB of files; a bundle "
+                             "may carry at most {limit} MB"), size=total // (1 << 20),
+                             limit=MAX_FILES_BYTES // (1 << 20))
+    return carried
 
 
 def _role(value: str) -> str:

@@ -30,8 +30,8 @@ from villagebook.services.errors import Refused
 from villagebook.store.changelog import ChangeSet, IndexQueue, MalformedChange, apply_sets
 from villagebook.store.db import disk_full
 from villagebook.store.node import Store, system_now
+from villagebook.sync import bundle_files, numbers, quarantine, trust
 from villagebook.sync import format as fmt
-from villagebook.sync import numbers, quarantine, trust
 from villagebook.sync.archive import SafeArchive
 from villagebook.sync.authorise import check_claims, check_shape, check_writer
 from villagebook.sync.errors import BundleRejected
@@ -175,38 +175,46 @@ def _merge(store: Store, archive: SafeArchive, result: MergeResult, dry_run: boo
                              "for this node's unit {unit}"), receiver=manifest.receiver,
                              unit=store.node.unit_code)
     check_members(archive, manifest)
-    with store.transaction(bulk=True) as conn:
-        for key_id in manifest.revocations:
-            trust.accept_revocation(store, root.key, key_id)
-        for enrolment in manifest.enrolments:
-            trust.accept_enrolment(store, root.key, enrolment)
-        root_held = _root_held(store, root, result, dry_run)
-        relayed = _fresh_relayed(store, archive, manifest, result)
-        result.segments = 1 + len(manifest.relayed)
-        result.origins = sorted({manifest.origin, *(s.manifest.origin for s in relayed),
-                                 *(r.origin for r in result.refused_segments if r.origin)})
-        if root_held and not relayed and not result.refused_segments:
-            raise _AlreadyMerged  # the same bundle again: roll back even its enrolments
-        _record_acks(store, root.key, manifest)
-        conflicts_before = _count(conn, "conflict")
-        hierarchy = trust.hierarchy(store)
-        stored = "" if dry_run else _keep_copy(store, archive.path)
-        index = IndexQueue(conn)
-        result.released = quarantine.release_due(store, index)
-        if not root_held:  # the sender's own changes: a refusal refuses the bundle
-            _apply_segment(store, archive, root, hierarchy, result, progress, index)
-            _record_segment(conn, root, stored)
-        highest: dict[str, int] = {}
-        for segment in relayed:
-            refusal = _merge_relayed(store, archive, segment, hierarchy, result, progress,
-                                     index, stored, highest)
-            if refusal is not None:
-                _refuse_segment(conn, result, refusal, segment.manifest_sha256)
-        if not dry_run:
-            index.flush()
-        result.conflicts = max(0, _count(conn, "conflict") - conflicts_before)
-        if dry_run:
-            raise _DryRun
+    received = bundle_files.receive(store, archive, manifest, write=not dry_run)
+    try:
+        with store.transaction(bulk=True) as conn:
+            for key_id in manifest.revocations:
+                trust.accept_revocation(store, root.key, key_id)
+            for enrolment in manifest.enrolments:
+                trust.accept_enrolment(store, root.key, enrolment)
+            root_held = _root_held(store, root, result, dry_run)
+            relayed = _fresh_relayed(store, archive, manifest, result)
+            result.segments = 1 + len(manifest.relayed)
+            result.origins = sorted({manifest.origin, *(s.manifest.origin for s in relayed),
+                                     *(r.origin for r in result.refused_segments if r.origin)})
+            if root_held and not relayed and not result.refused_segments:
+                raise _AlreadyMerged  # the same bundle again: roll back even its enrolments
+            _record_acks(store, root.key, manifest)
+            conflicts_before = _count(conn, "conflict")
+            hierarchy = trust.hierarchy(store)
+            stored = "" if dry_run else _keep_copy(store, archive, root)
+            index = IndexQueue(conn)
+            result.released = quarantine.release_due(store, index)
+            if not root_held:  # the sender's own changes: a refusal refuses the bundle
+                _apply_segment(store, archive, root, hierarchy, result, progress, index,
+                               received)
+                _record_segment(conn, root, stored)
+            highest: dict[str, int] = {}
+            for segment in relayed:
+                refusal = _merge_relayed(store, archive, segment, hierarchy, result, progress,
+                                         index, stored, highest, received)
+                if refusal is not None:
+                    _refuse_segment(conn, result, refusal, segment.manifest_sha256)
+            if not dry_run:
+                index.flush()
+            result.conflicts = max(0, _count(conn, "conflict") - conflicts_before)
+            if dry_run:
+                raise _DryRun
+            # The files go into place before the records commit: a kill -9 leaves at
+            # worst files without records (merging again completes), never the reverse.
+            received.commit(store.home)
+    finally:
+        received.discard()
 
 
 def _root_held(store: Store, root: Segment, result: MergeResult, dry_run: bool) -> bool:
@@ -258,8 +266,8 @@ def _origin_of(store: Store, segment: str) -> str:
 
 def _merge_relayed(store: Store, archive: SafeArchive, segment: Segment,
                    hierarchy: trust.Hierarchy, result: MergeResult, progress: Progress | None,
-                   index: IndexQueue, stored: str,
-                   highest: dict[str, int]) -> SegmentRefusal | None:
+                   index: IndexQueue, stored: str, highest: dict[str, int],
+                   received: bundle_files.Received) -> SegmentRefusal | None:
     """Check and apply one relayed segment under a savepoint; a refusal undoes what
     it wrote (its change sets, search queue, device binding, clock) and is returned."""
     m = segment.manifest
@@ -272,7 +280,7 @@ def _merge_relayed(store: Store, archive: SafeArchive, segment: Segment,
         if numbers.check_number(store, segment, highest[stream]):
             store.conn.execute("RELEASE relayed_segment")
             return None  # held after all (listed under an older, hash-less row)
-        _apply_segment(store, archive, segment, hierarchy, tally, progress, index)
+        _apply_segment(store, archive, segment, hierarchy, tally, progress, index, received)
         _record_segment(store.conn, segment, stored)
     except _CONTENT_ERRORS as error:
         store.conn.execute("ROLLBACK TO relayed_segment")
@@ -306,8 +314,11 @@ def _count(conn: sqlite3.Connection, table: str) -> int:
 
 def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
                    hierarchy: trust.Hierarchy, result: MergeResult,
-                   progress: Progress | None, index: IndexQueue) -> None:
+                   progress: Progress | None, index: IndexQueue,
+                   received: bundle_files.Received) -> None:
     manifest, key = segment.manifest, segment.key
+    bundle_files.check_segment(store, manifest, received)
+    listed = {ref.sha256 for ref in manifest.files}
     if not key.own:
         trust.bind_device(store, key, manifest.device)
     limit = first_after(store.wall_ms())
@@ -322,6 +333,7 @@ def _apply_segment(store: Store, archive: SafeArchive, segment: Segment,
             check_shape(change_set)
             check_writer(key.unit, key.role, key.key_id, change_set, hierarchy)
             rules.check(change_set)
+            bundle_files.check_set(change_set, listed)
             changes += len(change_set.fields)
         sets += len(batch)
         batch = [change_set for change_set in batch if _concerns(store, hierarchy, change_set)]
@@ -429,6 +441,7 @@ def _record_segment(conn: sqlite3.Connection, segment: Segment, stored: str) -> 
         (m.segment, m.key_id, m.origin, m.receiver, m.seq, m.created_at,
          system_now().isoformat(timespec="seconds"), m.payload.changes, stored, segment.prefix,
          segment.manifest_sha256))
+    bundle_files.record(conn, m.segment, m.files)
 
 
 def _record_acks(store: Store, sender: trust.TrustedKey, manifest: fmt.Manifest) -> None:
@@ -454,8 +467,13 @@ def _record_acks(store: Store, sender: trust.TrustedKey, manifest: fmt.Manifest)
         (sender.key_id, manifest.origin, json.dumps(acks, sort_keys=True), acked))
 
 
-def _keep_copy(store: Store, path: Path) -> str:
-    """Keep the bundle's bytes in the home, durably, to relay its segments later."""
+def _keep_copy(store: Store, archive: SafeArchive, root: Segment) -> str:
+    """Keep the bundle's bytes in the home, durably, to relay its segments later (a
+    bundle with files: its segments only, the file store holds the files)."""
+    if root.manifest.carries:
+        return bundle_files.keep_segments(store.home / STORED_DIR, archive,
+                                          root.manifest_sha256)
+    path = archive.path
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):

@@ -155,6 +155,8 @@ def heal_own_streams(store: Store, refusals: tuple[fmt.Refusal, ...]) -> None:
                                (receiver, int(seq))).rowcount
         if not deleted:
             continue  # healed already
+        # Nor does it hold the files that bundle listed: the work goes again with them.
+        conn.execute("DELETE FROM sync_segment_file WHERE segment_id = ?", (refusal.segment,))
         floor = conn.execute("SELECT coalesce(max(max_local_seq), 0) FROM sync_sent WHERE "
                              "receiver = ? AND seq < ?", (receiver, int(seq))).fetchone()[0]
         conn.execute("UPDATE sync_ack SET acked_local_seq = min(acked_local_seq, ?) "

@@ -83,11 +83,12 @@ def expected_members(manifest: fmt.Manifest) -> set[str]:
     for relayed in manifest.relayed:
         prefix = f"{fmt.SEGMENT_DIR}{relayed.segment}/"
         names |= {prefix + fmt.MANIFEST, prefix + fmt.SIGNATURE, prefix + fmt.PAYLOAD}
-    return names
+    return names | {ref.member for ref in manifest.carries}
 
 
 def check_members(archive: SafeArchive, root: fmt.Manifest) -> None:
-    """The archive holds exactly the listed members, each matching its signed hash."""
+    """The archive holds exactly the listed members, each matching its signed hash
+    (file members are hashed as they are received: `sync.bundle_files`)."""
     if len({r.segment for r in root.relayed}) != len(root.relayed):
         raise BundleRejected("bad_manifest", N_("The bundle's manifest is invalid ({what})"),
                              what="relayed")
