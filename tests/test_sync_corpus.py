@@ -8,10 +8,11 @@ exactly as the pristine bundle would be where that is right. docs/SYNC.md's
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from tests.sync_helpers import (
     three_nodes,
 )
 from tests.test_sync_hostile import rewrite
+from villagebook.domain.enums import ReviewDecision
 from villagebook.services import cases
 from villagebook.store.node import Store
 from villagebook.sync import format as fmt
@@ -302,7 +304,6 @@ def test_a_village_writing_a_township_review_is_refused(nodes: Nodes, tmp_path: 
              "unauthorised")
 
 
-_ = (DISTRICT, json)
 
 
 # --- relayed segments ----------------------------------------------------------
@@ -473,3 +474,86 @@ def test_an_enrolment_moving_a_village_under_another_parent_moves_nothing(
     other = [{"key": public, "unit": VILLAGE2[0], "parent": TOWNSHIP[0], "role": "village"}]
     rejected(nodes.district, carrier(nodes.township, tmp_path / "other.vbundle", [], seq=4,
                                      enrolments=other), "conflicting_key")
+
+
+# --- clocks ten years off ------------------------------------------------------
+
+NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+TEN_YEARS = 3653
+
+
+def at(days: float) -> dict[str, str]:
+    """The CLI's wall clock pinned `days` from now (VILLAGEBOOK_NOW)."""
+    return {"VILLAGEBOOK_NOW": (NOW + dt.timedelta(days=days)).isoformat()}
+
+
+def wall(days: float) -> Callable[[], int]:
+    ms = int((NOW + dt.timedelta(days=days)).timestamp() * 1000)
+    return lambda: ms
+
+
+def merged_at(home: Path, bundle: Path, days: float) -> dict[str, Any]:
+    result = run_cli(home, "merge", "--json", str(bundle), env=at(days))
+    assert result.code == 0, result
+    report: dict[str, Any] = result.json()["bundles"][0]
+    assert report["status"] == "merged", report
+    return report
+
+
+def case_of(home: Path, record: str, days: float = 0) -> dict[str, Any]:
+    found = run_cli(home, "dump", "--json", env=at(days), check=True).json()["cases"]
+    return next(dict(case) for case in found if case["id"] == record)
+
+
+def test_a_village_ten_years_behind_is_applied_at_once_and_its_later_edit_wins(
+        tmp_path: Path) -> None:
+    with three_nodes(tmp_path) as n:
+        village, township = n.village.home, n.township.home
+    with Store(village, wall_ms=wall(-TEN_YEARS)) as behind:
+        record = cases.create_case(behind, CASE)
+    stick = tmp_path / "stick"
+    with Store(village, wall_ms=wall(-TEN_YEARS)) as behind:
+        first = send(behind, stick / "1")
+    # Dated in the past is nothing to hold aside: the township applies it at once.
+    assert merged_at(township, first, 0)["held_aside"] == []
+    assert case_of(township, record)["title"] == CASE["title"]
+    # The village edits again, its clock still ten years behind the township's: the
+    # edit names the change it overwrites, so it wins whatever the timestamps say.
+    with Store(village, wall_ms=wall(-TEN_YEARS + 1)) as behind:
+        cases.update_case(behind, record, {"title": "十年前的钟也能改标题"})
+        cases.submit_case(behind, record)
+        second = send(behind, stick / "2")
+    report = merged_at(township, second, 0)
+    assert report["held_aside"] == [] and report["conflicts"] == 0
+    found = case_of(township, record)
+    assert (found["title"], found["status"]) == ("十年前的钟也能改标题", "submitted")
+    # The township's approval is ten years ahead of the village's clock: held aside
+    # there (not refused, not applied), and applied once the clock is right.
+    with Store(township) as office:
+        cases.review_case(office, record, ReviewDecision.APPROVE, "可以推广", "李镇长")
+        down = send(office, stick / "down", VILLAGE[0])
+    report = merged_at(village, down, -TEN_YEARS + 2)
+    assert [h["origin"] for h in report["held_aside"]] == [TOWNSHIP[0]]
+    assert case_of(village, record, -TEN_YEARS + 2)["status"] == "submitted"
+    with Store(township) as office:
+        again = send(office, stick / "down2", VILLAGE[0])
+    report = merged_at(village, again, 0)
+    assert report["released"] > 0 and report["conflicts"] == 0
+    assert case_of(village, record)["status"] == "approved"
+    assert run_cli(village, "conflicts", "--json", env=at(0)).json() == []
+
+
+@pytest.mark.parametrize("years", [-10, 10])
+def test_a_change_set_dated_ten_years_off_is_never_refused_for_its_date(
+        nodes: Nodes, tmp_path: Path, years: int) -> None:
+    ms = int((NOW + dt.timedelta(days=365.25 * years)).timestamp() * 1000)
+    line = json.loads(case_line(nodes.village))
+    line["hlc"] = ms << 16
+    bundle = forge(nodes.village, tmp_path / "dated.vbundle", change_line(**line))
+    report = merged_at(nodes.township.home, bundle, 0)
+    held = [h["sets"] for h in report["held_aside"]]
+    titles = district_titles(nodes.township)
+    if years > 0:  # held aside, applied in ten years' time
+        assert held == [1] and titles == set()
+    else:  # applied now, as the pristine bundle would be
+        assert held == [] and titles == {"村民议事会"}
