@@ -11,14 +11,17 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import re
+import shutil
 import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, run_cli
+from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, Result, run_cli
 from tests.sync_helpers import (
     CASE,
     VILLAGE2,
@@ -32,6 +35,7 @@ from tests.sync_helpers import (
 from tests.test_sync_hostile import rewrite
 from villagebook.domain.enums import ReviewDecision
 from villagebook.services import cases
+from villagebook.services.records import write_changes
 from villagebook.store.node import Store
 from villagebook.sync import format as fmt
 from villagebook.sync.identity import load_secret_key
@@ -557,3 +561,113 @@ def test_a_change_set_dated_ten_years_off_is_never_refused_for_its_date(
         assert held == [1] and titles == set()
     else:  # applied now, as the pristine bundle would be
         assert held == [] and titles == {"村民议事会"}
+
+
+# --- hostile text shown by every output ------------------------------------------
+
+OSC52 = "\x1b]52;c;ZWNobyBwd25lZA==\x07"  # "copy this to the clipboard"
+LINK = "[link=file:///etc/passwd]点我[/link]"
+TITLE = f"{OSC52}剪贴板\x1b[2J{LINK}"
+UNIT_NAME = "\x1b]52;c;aGk=\x07[link=file:///etc/passwd]村"  # 38 characters: within 40
+PROBLEM_ID = "0199aaaa-0000-7000-8000-0000000000f1"
+ATTACHMENT_ID = "0bcf9752-61f5-55cd-9d0d-579508816399"
+BAD_NAME = "\x1b]52;c;aGk=\x07\x1b[2J[red]x[blink].vbundle"  # no "/" in a file name
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+@dataclass
+class Shown:
+    """A township that merged a village's hostile text, and the bundles for more."""
+
+    township: Path
+    village: Path
+    case_id: str
+    future: Path
+    renamed: Path
+
+
+def _hostile_lines(village: Store, case_id: str) -> bytes:
+    """A problem with the hostile title and a concurrent second title (a conflict),
+    and an attachment whose name and caption carry escapes and markup."""
+    device, unit = village.node.device_id, VILLAGE[0]
+    problem = {"unit_code": unit, "title": TITLE, "category": "other", "source": "visit",
+               "urgency": "low", "reported_date": "2026-05-01"}
+    attachment = {"unit_code": unit, "record_kind": "case", "record_id": case_id,
+                  "caption": TITLE, "kind": "photo", "name": f"../../.bashrc{OSC52}{LINK}",
+                  "size": 10, "sha256": "ab" * 32, "attached_by": LINK,
+                  "attached_at": "2026-11-01T10:00:00+00:00"}
+    return b"".join((
+        change_line(entity="problem", record=PROBLEM_ID, hlc=HLC, device=device, unit=unit,
+                    fields=problem),
+        change_line(entity="problem", record=PROBLEM_ID, hlc=HLC + 7, device=device, unit=unit,
+                    fields={"title": f"另一个{LINK}"}),
+        change_line(entity="attachment", record=ATTACHMENT_ID, hlc=HLC + 9, device=device,
+                    unit=unit, fields=attachment)))
+
+
+@pytest.fixture(scope="module")
+def shown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shown]:
+    root = tmp_path_factory.mktemp("shown")
+    with three_nodes(root) as n:
+        case_id = cases.create_case(n.village, {**CASE, "title": TITLE, "lead_person": LINK,
+                                                "results": TITLE * 76})  # near the 5000 cap
+        write_changes(n.village, "unit", VILLAGE[0], VILLAGE[0], {"name": UNIT_NAME})
+        cases.submit_case(n.village, case_id)
+        assert merge_file(n.township, send(n.village, root / "up")).status == "merged"
+        hostile = forge(n.village, root / "h.vbundle", _hostile_lines(n.village, case_id),
+                        seq=2)
+        assert merge_file(n.township, hostile).status == "merged"
+        future = json.loads(case_line(n.village, record="0199aaaa-0000-7000-8000-0000000000f2"))
+        future["hlc"] = int((NOW + dt.timedelta(days=TEN_YEARS)).timestamp() * 1000) << 16
+        ahead = forge(n.village, root / "ahead.vbundle", change_line(**future), seq=3)
+        renamed = root / BAD_NAME
+        send(n.village, root / "plain").rename(renamed)
+        yield Shown(n.township.home, n.village.home, case_id, ahead, renamed)
+
+
+def harmless(result: Result, *literal: str) -> None:
+    """Exit 0, nothing on stdout or stderr a terminal would act on, and each
+    `literal` shown as it was written (markup uninterpreted)."""
+    assert "Traceback" not in result.err
+    text = result.out + result.err
+    assert not UNSAFE.search(text), repr(text[:400])
+    for piece in literal:
+        assert piece in text, (piece, text[:400])
+
+
+@pytest.mark.parametrize("command", [
+    ("search", "剪贴板"), ("dump",), ("conflicts",), ("queue",), ("ledgers",),
+    ("attachments", "case", "{case}"), ("keys", "list"), ("status",), ("clock",),
+    ("verify", "{future}"),
+], ids=lambda command: command[0])
+def test_hostile_text_is_shown_literally_by_every_text_output(shown: Shown,
+                                                              command: tuple[str, ...]) -> None:
+    args = [part.format(case=shown.case_id, future=shown.future) for part in command]
+    result = run_cli(shown.township, *args)
+    assert result.code == 0, result
+    literal = {"search": [LINK], "dump": [LINK, "\\x1b]52;c;"], "conflicts": [LINK],
+               "queue": [LINK], "ledgers": [LINK], "attachments": [LINK, "../../.bashrc"],
+               "status": ["[link=file:///etc/passwd]村", "\\x1b]52;c;aGk="]}
+    harmless(result, *literal.get(command[0], []))
+
+
+def test_hostile_text_in_merge_messages_is_shown_literally(shown: Shown, tmp_path: Path) -> None:
+    home = tmp_path / "township"
+    shutil.copytree(shown.township, home)
+    # The held-aside notice names the village by its (hostile) name.
+    harmless(run_cli(home, "merge", str(shown.future)), "[link=file:///etc/passwd]村")
+    # A bundle whose file name holds escapes and markup, merged and then refused.
+    harmless(run_cli(home, "merge", str(shown.renamed)), "[red]x[blink]")
+    broken = shown.renamed.parent / ("broken-" + BAD_NAME)
+    broken.write_bytes(shown.renamed.read_bytes()[:200])
+    result = run_cli(home, "merge", str(broken))
+    assert result.code == 1
+    harmless(result, "[red]x[blink]")
+
+
+def test_a_hundred_kilobyte_title_is_refused_and_its_message_stays_short(
+        nodes: Nodes, tmp_path: Path) -> None:
+    line = case_line(nodes.village, title="长" * 100_000)
+    found = rejected(nodes.township, forge(nodes.village, tmp_path / "big.vbundle", line),
+                     "bad_change")
+    assert len(found["message"]) < 300, found["message"][:300]
