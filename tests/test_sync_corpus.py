@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.text import Text
+from textual.widgets import DataTable, Static
 
 from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, Result, run_cli
+from tests.pilot import Harness, settle
 from tests.sync_helpers import (
     CASE,
     VILLAGE2,
@@ -34,6 +37,9 @@ from tests.sync_helpers import (
 )
 from tests.test_sync_hostile import rewrite
 from villagebook.domain.enums import ReviewDecision
+from villagebook.screens.conflicts_screen import ConflictsScreen
+from villagebook.screens.keys_screen import KeysScreen
+from villagebook.screens.sync_screen import SyncScreen
 from villagebook.services import cases
 from villagebook.services.records import write_changes
 from villagebook.store.node import Store
@@ -671,3 +677,47 @@ def test_a_hundred_kilobyte_title_is_refused_and_its_message_stays_short(
     found = rejected(nodes.township, forge(nodes.village, tmp_path / "big.vbundle", line),
                      "bad_change")
     assert len(found["message"]) < 300, found["message"][:300]
+
+
+def _cells(table: DataTable[Any]) -> list[Any]:
+    return [cell for row in range(table.row_count) for cell in table.get_row_at(row)]
+
+
+def _literal(content: Any) -> str:
+    """A screen's cell or static: Text only (never markup), and nothing in it a
+    terminal would act on. Its plain text."""
+    assert isinstance(content, Text), content
+    assert not UNSAFE.search(content.plain), repr(content.plain[:200])
+    assert not any(span.style and "link" in str(span.style) for span in content.spans)
+    return content.plain
+
+
+async def test_hostile_text_from_a_peer_is_shown_literally_by_the_screens(
+        shown: Shown, tmp_path: Path) -> None:
+    home = tmp_path / "township"
+    shutil.copytree(shown.township, home)
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    shutil.copy(shown.future, stick / "ahead.vbundle")
+    shutil.copy(shown.renamed, stick / BAD_NAME)
+    app = Harness(lambda: SyncScreen(home, stick))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("f3")
+        await settle(pilot)
+        table = app.screen.query_one("#results", DataTable)
+        plain = [_literal(cell) for cell in _cells(table)]
+        assert any("[red]x[blink]" in cell for cell in plain), plain
+        assert any("[link=file:///etc/passwd]村" in cell for cell in plain), plain
+        notes = _literal(app.screen.query_one("#status", Static).content)
+        assert "[link=file:///etc/passwd]村" in notes
+    app = Harness(lambda: ConflictsScreen(home))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        sides = [_literal(app.screen.query_one(side, Static).content)
+                 for side in ("#left", "#right")]
+        assert any(LINK in side for side in sides), sides
+        [_literal(cell) for cell in _cells(app.screen.query_one("#conflicts", DataTable))]
+    app = Harness(lambda: KeysScreen(home))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        [_literal(cell) for cell in _cells(app.screen.query_one("#keys", DataTable))]
