@@ -721,3 +721,39 @@ async def test_hostile_text_from_a_peer_is_shown_literally_by_the_screens(
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
         [_literal(cell) for cell in _cells(app.screen.query_one("#keys", DataTable))]
+
+
+def _everything_shown(screen: Any) -> list[str]:
+    """The plain text of every table cell and every static on a screen, each
+    checked by `_literal` (Text, no escapes) or, for plain strings, for escapes."""
+    shown: list[str] = []
+    for table in screen.query(DataTable):
+        shown += [_literal(cell) if not isinstance(cell, str) else cell
+                  for cell in _cells(table)]
+    for static in screen.query(Static):
+        content = static.content
+        shown.append(_literal(content) if isinstance(content, Text) else str(content))
+    assert not any(UNSAFE.search(text) for text in shown), [
+        text[:80] for text in shown if UNSAFE.search(text)]
+    return shown
+
+
+async def test_the_township_app_shows_a_peers_hostile_text_literally(
+        shown: Shown, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from villagebook.screens.app import make_app
+
+    home = tmp_path / "township"
+    shutil.copytree(shown.township, home)
+    app: Any = make_app(home, "zh")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        seen = _everything_shown(app.screen)
+        for key in ("f3", "f8", "ctrl+g", "ctrl+n", "f6", "f7"):
+            await pilot.press(key)
+            await settle(pilot)
+            seen += _everything_shown(app.screen)
+            if type(app.screen).__name__ != "DashboardScreen":
+                await pilot.press("escape")
+                await settle(pilot)
+        assert any("[link=file:///etc/passwd]" in text for text in seen)
+        assert "\x1b]52" not in app.export_screenshot()
