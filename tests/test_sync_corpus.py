@@ -587,6 +587,7 @@ class Shown:
 
     township: Path
     village: Path
+    district: Path
     case_id: str
     future: Path
     renamed: Path
@@ -619,7 +620,10 @@ def shown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shown]:
                                                 "results": TITLE * 76})  # near the 5000 cap
         write_changes(n.village, "unit", VILLAGE[0], VILLAGE[0], {"name": UNIT_NAME})
         cases.submit_case(n.village, case_id)
+        judged = cases.create_case(n.village, {**CASE, "title": f"已批准{TITLE}"})
+        cases.submit_case(n.village, judged)
         assert merge_file(n.township, send(n.village, root / "up")).status == "merged"
+        cases.review_case(n.township, judged, ReviewDecision.APPROVE, TITLE, LINK)
         hostile = forge(n.village, root / "h.vbundle", _hostile_lines(n.village, case_id),
                         seq=2)
         assert merge_file(n.township, hostile).status == "merged"
@@ -628,7 +632,8 @@ def shown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shown]:
         ahead = forge(n.village, root / "ahead.vbundle", change_line(**future), seq=3)
         renamed = root / BAD_NAME
         send(n.village, root / "plain").rename(renamed)
-        yield Shown(n.township.home, n.village.home, case_id, ahead, renamed)
+        assert merge_file(n.district, send(n.township, root / "relay")).status == "merged"
+        yield Shown(n.township.home, n.village.home, n.district.home, case_id, ahead, renamed)
 
 
 def harmless(result: Result, *literal: str) -> None:
@@ -738,12 +743,13 @@ def _everything_shown(screen: Any) -> list[str]:
     return shown
 
 
-async def test_the_township_app_shows_a_peers_hostile_text_literally(
-        shown: Shown, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("office", ["township", "district"])
+async def test_the_app_shows_a_peers_hostile_text_literally(shown: Shown, tmp_path: Path,
+                                                           office: str) -> None:
     from villagebook.screens.app import make_app
 
-    home = tmp_path / "township"
-    shutil.copytree(shown.township, home)
+    home = tmp_path / office
+    shutil.copytree(getattr(shown, office), home)
     app: Any = make_app(home, "zh")
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
