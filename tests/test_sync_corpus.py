@@ -623,6 +623,7 @@ def shown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shown]:
         judged = cases.create_case(n.village, {**CASE, "title": f"已批准{TITLE}"})
         cases.submit_case(n.village, judged)
         assert merge_file(n.township, send(n.village, root / "up")).status == "merged"
+        assert cases.get_case(n.township, case_id)["results"] == TITLE * 76
         cases.review_case(n.township, judged, ReviewDecision.APPROVE, TITLE, LINK)
         hostile = forge(n.village, root / "h.vbundle", _hostile_lines(n.village, case_id),
                         seq=2)
