@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Static
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bindings import translate_bindings
 from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
+from villagebook.services.messages import safe_text
 
 BAR_WIDTH = 24
 _AWARD_STYLE = {"cheetah": "bold yellow", "sloth": "dim"}
@@ -124,8 +125,9 @@ class ArenaBoardScreen(ReportsFailedWorkers, Screen[None]):
         for unit in members:
             style = _AWARD_STYLE.get(unit.award or "", "")
             table.add_row(
-                Text(str(unit.rank), justify="right"), Text(unit.name, style=style),
-                Text(unit.township_name), Text(points(unit.total), justify="right",
+                # Unit names come from the units themselves: escapes shown as text.
+                Text(str(unit.rank), justify="right"), Text(safe_text(unit.name), style=style),
+                Text(safe_text(unit.township_name)), Text(points(unit.total), justify="right",
                                                style="red" if unit.total < 0 else ""),
                 bar(unit.total, best), Text(award_label(unit.award), style=style),
                 key=unit.code)
@@ -143,9 +145,9 @@ class ArenaBoardScreen(ReportsFailedWorkers, Screen[None]):
                      if u.code == event.row_key.value), None)
         if unit is None:
             return
-        text = Text(explain_unit(unit) + "\n", style="bold")
+        text = Text(safe_text(explain_unit(unit)) + "\n", style="bold")
         for line in unit.lines:
-            text.append(explain_line(line) + "\n")
+            text.append(safe_text(explain_line(line)) + "\n")
         self.query_one("#why", Static).update(text)
 
     def action_switch_group(self) -> None:

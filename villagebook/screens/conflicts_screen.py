@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Static
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bindings import translate_bindings
 from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
+from villagebook.services.messages import safe_text
 
 
 @dataclass
@@ -123,12 +124,13 @@ class ConflictsScreen(ReportsFailedWorkers, Screen[None]):
             if item is not None and index < len(item.candidates):
                 value = item.candidates[index]
                 who = self.names.get(value.writer_unit, value.writer_unit) or value.device_id
-                text.append(f"{index + 1}. " + _("written by {who}").format(who=who) + "\n",
-                            style="bold")
+                # Unit names and values come from peers: escapes shown, never sent.
+                text.append(f"{index + 1}. " + _("written by {who}").format(
+                    who=safe_text(who)) + "\n", style="bold")
                 text.append(value.written_at + "\n\n", style="italic")
                 shown = value.value if isinstance(value.value, str) else json.dumps(
                     value.value, ensure_ascii=False)
-                text.append(shown)
+                text.append("\n".join(safe_text(part) for part in shown.split("\n")))
             self.query_one(side, Static).update(text)
 
     def _say(self, text: str) -> None:

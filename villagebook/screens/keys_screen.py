@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bindings import translate_bindings
 from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
+from villagebook.services.messages import safe_text
 
 
 @dataclass
@@ -87,5 +88,6 @@ class KeysScreen(ReportsFailedWorkers, Screen[None]):
         table = self.query_one("#keys", DataTable)
         table.clear()
         for row in message.rows:
-            table.add_row(*(Text(cell) for cell in row), key=row[0])
+            # Unit names come from peers: escapes shown, never sent to the terminal.
+            table.add_row(*(Text(safe_text(cell)) for cell in row), key=row[0])
         table.focus()

@@ -26,6 +26,7 @@ from villagebook.screens.comment_modal import CommentModal
 from villagebook.screens.widgets.attachment_panel import append_evidence
 from villagebook.screens.widgets.bindings import translate_bindings
 from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
+from villagebook.services.messages import safe_text
 
 
 @dataclass
@@ -134,7 +135,9 @@ class ReviewQueueScreen(ReportsFailedWorkers, Screen[None]):
         table = self.query_one("#queue", DataTable)
         table.clear()
         for item in self.items:
-            table.add_row(Text(item.unit_name), Text(item.title), Text(item.lead_person),
+            # A village's words: escapes shown as text, never sent to the terminal.
+            table.add_row(Text(safe_text(item.unit_name)), Text(safe_text(item.title)),
+                          Text(safe_text(item.lead_person)),
                           Text(str(item.returned_before or "")), key=item.case_id)
         self._set_status(_("{count} cases waiting for review").format(count=len(self.items))
                          if self.items else _("No cases are waiting for review"))
@@ -168,18 +171,19 @@ class ReviewQueueScreen(ReportsFailedWorkers, Screen[None]):
     def _show(self, detail: dict[str, Any]) -> None:
         self.current = detail["id"]
         text = Text()
-        text.append(detail["title"] + "\n", style="bold")
-        text.append(detail["unit"] + "\n\n", style="italic")
+        text.append(safe_text(detail["title"]) + "\n", style="bold")
+        text.append(safe_text(detail["unit"]) + "\n\n", style="italic")
         for label, value in detail["lines"]:
             text.append(label + _(": "), style="bold")
-            text.append(value + "\n")
+            text.append(_safe_lines(value) + "\n")
         for review in detail["reviews"]:
             decision = _(ReviewDecision(review["decision"]).label)
             text.append("\n" + _("{date} {reviewer}: {decision}").format(
-                date=review["date"], reviewer=review["reviewer"], decision=decision) + "\n",
+                date=review["date"], reviewer=safe_text(review["reviewer"]),
+                decision=decision) + "\n",
                 style="bold")
             if review["comment"]:
-                text.append(review["comment"] + "\n")
+                text.append(_safe_lines(review["comment"]) + "\n")
         append_evidence(text, detail["evidence"])
         self.query_one("#detail", Static).update(text)
         self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False)
@@ -235,3 +239,8 @@ class ReviewQueueScreen(ReportsFailedWorkers, Screen[None]):
                     else _("Returned case {id} for revision").format(id=message.case_id))
         self.current = None
         self.load_queue(row)
+
+
+def _safe_lines(value: object) -> str:
+    """A long text keeps its line breaks; every other control character is escaped."""
+    return "\n".join(safe_text(part) for part in str(value).split("\n"))

@@ -24,6 +24,7 @@ from villagebook.screens.score_form import ScoreEntry, ScoreForm
 from villagebook.screens.widgets.attachment_panel import append_evidence
 from villagebook.screens.widgets.bindings import translate_bindings
 from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
+from villagebook.services.messages import safe_text
 
 
 @dataclass
@@ -133,7 +134,8 @@ class ScoringScreen(ReportsFailedWorkers, Screen[None]):
         for item in self.items:
             score = item.score
             table.add_row(
-                Text(item.unit_name), Text(item.title),
+                # The villages' words: escapes shown as text, never sent to the terminal.
+                Text(safe_text(item.unit_name)), Text(safe_text(item.title)),
                 Text(_(CaseStatus(item.status).label)),
                 Text(points(score.mean) if score else "-", justify="right"),
                 Text(str(score.experts) if score else "0", justify="right"),
@@ -165,19 +167,19 @@ class ScoringScreen(ReportsFailedWorkers, Screen[None]):
         if detail["id"] != self.current:
             return
         text = Text()
-        text.append(detail["title"] + "\n", style="bold")
-        text.append(detail["summary"] + "\n", style="bold green")
+        text.append(safe_text(detail["title"]) + "\n", style="bold")
+        text.append(safe_text(detail["summary"]) + "\n", style="bold green")
         if detail["model"]:
             text.append(_("Model case") + "\n", style="bold yellow")
         for score in detail["scores"]:
             text.append(_("{expert}: {score} points ({date})").format(
-                expert=score["expert"], score=score["score"], date=score["date"]) + "\n")
+                expert=safe_text(score["expert"]), score=score["score"], date=score["date"]) + "\n")
             if score["comment"]:
-                text.append("    " + score["comment"] + "\n", style="italic")
+                text.append("    " + _safe_lines(score["comment"]) + "\n", style="italic")
         text.append("\n")
         for label, value in detail["lines"]:
             text.append(label + _(": "), style="bold")
-            text.append(value + "\n")
+            text.append(_safe_lines(value) + "\n")
         append_evidence(text, detail["evidence"])
         self.query_one("#case", Static).update(text)
 
@@ -264,3 +266,8 @@ class ScoringScreen(ReportsFailedWorkers, Screen[None]):
         self.app.call_from_thread(
             self.notify, _("Case {id} is now a model case").format(id=case_id))
         self.app.call_from_thread(self.load_case, case_id)
+
+
+def _safe_lines(value: object) -> str:
+    """A long text keeps its line breaks; every other control character is escaped."""
+    return "\n".join(safe_text(part) for part in str(value).split("\n"))

@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Input, Label, ProgressBar, Static
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bindings import translate_bindings
 from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
+from villagebook.services.messages import safe_text
 
 
 @dataclass
@@ -217,13 +218,15 @@ class SyncScreen(ReportsFailedWorkers, Screen[None]):
     def on_bundle_merged(self, message: BundleMerged) -> None:
         """One more row, one more step."""
         table = self.query_one("#results", DataTable)
-        table.add_row(*(Text(cell) for cell in message.row))
+        # File and unit names come from the stick and from peers: escapes shown, not sent.
+        table.add_row(*(Text(safe_text(cell)) for cell in message.row))
         self.query_one("#progress", ProgressBar).update(progress=table.row_count)
 
     def on_merge_finished(self, message: MergeFinished) -> None:
         """Say what is still missing, if anything."""
         rows = self.query_one("#results", DataTable).row_count
-        lines = [_("{count} bundles handled").format(count=rows), *message.notes]
+        lines = [_("{count} bundles handled").format(count=rows),
+                 *(safe_text(note) for note in message.notes)]
         self._say("\n".join(lines))
 
 

@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Footer, Static
 from villagebook.i18n import N_, _
 from villagebook.screens.widgets.bindings import translate_bindings
 from villagebook.screens.widgets.worker_errors import ReportsFailedWorkers
+from villagebook.services.messages import safe_text
 
 #: A district holds tens of thousands of entries; the table shows the most urgent ones.
 MAX_ROWS = 2000
@@ -104,7 +105,8 @@ class TownshipLedgersScreen(ReportsFailedWorkers, Screen[None]):
             units.clear()
             for unit in message.units:
                 units.add_row(
-                    Text(unit["unit_name"]), Text(str(unit["problems"]), justify="right"),
+                    Text(safe_text(unit["unit_name"])),
+                    Text(str(unit["problems"]), justify="right"),
                     Text(str(unit["open"]), justify="right"),
                     Text(str(unit["overdue"]), justify="right",
                          style="bold red" if unit["overdue"] else ""),
@@ -114,15 +116,17 @@ class TownshipLedgersScreen(ReportsFailedWorkers, Screen[None]):
         for row in message.rows[:MAX_ROWS]:
             problems.add_row(
                 Text(_("Overdue") if row.overdue else "", style="bold red"),
-                Text(row.deadline or ""), Text(row.title), Text(row.unit_name),
-                Text(_(ProblemStatus(row.status).label)), Text(row.responsible_person),
+                # The villages' words: escapes shown as text, never sent to the terminal.
+                Text(row.deadline or ""), Text(safe_text(row.title)),
+                Text(safe_text(row.unit_name)), Text(_(ProblemStatus(row.status).label)),
+                Text(safe_text(row.responsible_person)),
                 key=row.problem_id)
         overdue = sum(1 for row in message.rows if row.overdue)
         scope = (next((u["unit_name"] for u in message.units
                        if u["unit_code"] == message.unit_code), message.unit_code)
                  if message.unit_code else _("all units"))
         status = _("{scope}: {count} ledger entries, {overdue} overdue").format(
-            scope=scope, count=len(message.rows), overdue=overdue)
+            scope=safe_text(scope), count=len(message.rows), overdue=overdue)
         if len(message.rows) > MAX_ROWS:
             status += "  " + _("(the first {shown} are shown)").format(shown=MAX_ROWS)
         self.query_one("#status", Static).update(Text(status))
