@@ -7,6 +7,7 @@ every text output of the CLI and by the township's and district's screens; and a
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import shutil
@@ -47,6 +48,10 @@ TITLE = f"{OSC52}剪贴板\x1b[2J{LINK}"
 UNIT_NAME = "\x1b]52;c;aGk=\x07[link=file:///etc/passwd]村"  # 38 characters: within 40
 PROBLEM_ID = "0199aaaa-0000-7000-8000-0000000000f1"
 ATTACHMENT_ID = "0bcf9752-61f5-55cd-9d0d-579508816399"
+#: The attachment's file, carried in the hostile bundle and listed in its manifest.
+EVIDENCE = b"\xff\xd8\xff\xe0 not much of a photo"
+EVIDENCE_SHA = hashlib.sha256(EVIDENCE).hexdigest()
+_LISTED = [{"sha256": EVIDENCE_SHA, "size": len(EVIDENCE)}]
 BAD_NAME = "\x1b]52;c;aGk=\x07\x1b[2J[red]x[blink].vbundle"  # no "/" in a file name
 UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
@@ -71,7 +76,7 @@ def _hostile_lines(village: Store, case_id: str) -> bytes:
                "urgency": "low", "reported_date": "2026-05-01"}
     attachment = {"unit_code": unit, "record_kind": "case", "record_id": case_id,
                   "caption": TITLE, "kind": "photo", "name": f"../../.bashrc{OSC52}{LINK}",
-                  "size": 10, "sha256": "ab" * 32, "attached_by": LINK,
+                  "size": len(EVIDENCE), "sha256": EVIDENCE_SHA, "attached_by": LINK,
                   "attached_at": "2026-11-01T10:00:00+00:00"}
     return b"".join((
         change_line(entity="problem", record=PROBLEM_ID, hlc=HLC, device=device, unit=unit,
@@ -96,7 +101,8 @@ def shown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shown]:
         assert cases.get_case(n.township, case_id)["results"] == TITLE * 76
         cases.review_case(n.township, judged, ReviewDecision.APPROVE, TITLE, LINK)
         hostile = forge(n.village, root / "h.vbundle", _hostile_lines(n.village, case_id),
-                        seq=2)
+                        seq=2, overrides={"files": _LISTED, "carries": _LISTED},
+                        extra={f"files/{EVIDENCE_SHA}": EVIDENCE})
         assert merge_file(n.township, hostile).status == "merged"
         future = json.loads(case_line(n.village, record="0199aaaa-0000-7000-8000-0000000000f2"))
         future["hlc"] = int((NOW + dt.timedelta(days=TEN_YEARS)).timestamp() * 1000) << 16
