@@ -51,6 +51,8 @@ class Context:
             store.close()
             fail(_("This home ({home}) is not set up yet; run: villagebook init --help")
                  .format(home=self.home))
+        if store.initialised:
+            _first_start(store)
         self.opened.append(store)
         return store
 
@@ -199,3 +201,13 @@ def _report_crash() -> NoReturn:
     click.echo(_("Unexpected internal error; details were written to {path}").format(path=where),
                err=True)
     sys.exit(EXIT_INTERNAL)
+
+
+def _first_start(store: Store) -> None:
+    """Key step for homes made before encryption (an age identity beside the signing
+    key), and the sweep of plaintext a crashed merge may have left in the home."""
+    from villagebook.sync.identity import ensure_encryption_identity
+    from villagebook.sync.sealed import sweep_scratch
+
+    ensure_encryption_identity(store.home, store.node.unit_code)
+    sweep_scratch(store.home)
