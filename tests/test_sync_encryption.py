@@ -234,3 +234,18 @@ def test_a_township_reencrypts_what_it_relays_to_the_district(tmp_path: Path) ->
     # ... the village cannot open what the township passed up.
     assert run_cli(village, "verify", "--json", str(relay)).json()["bundles"][0]["reason"] \
         == "not_for_this_device"
+
+
+def test_a_villages_recipient_reaches_the_district_through_its_townships_enrolment(
+        tmp_path: Path) -> None:
+    with three_nodes(tmp_path) as n:
+        cases.create_case(n.village, CASE)
+        merge_file_cli(n.township, send(n.village, tmp_path / "up"))
+        merge_file_cli(n.district, send(n.township, tmp_path / "relay"))
+        district = n.district.home
+        village_recipient = run_cli(n.village.home, "keys", "list", "--json",
+                                    check=True).json()[0]["recipient"]
+    listed = run_cli(district, "keys", "list", "--json", check=True).json()
+    [village] = [k for k in listed if k["unit"] == VILLAGE[0]]
+    assert village["enrolled_by"] and village["can_encrypt"] is True
+    assert village["recipient"] == village_recipient

@@ -136,7 +136,11 @@ def cli(ctx: click.Context, home: Path | None, lang: str | None) -> None:
     _crash_home = ctx.obj.home
     if ctx.invoked_subcommand is None:
         from villagebook.screens.app import run_app
+        from villagebook.store.node import Store
 
+        with Store(ctx.obj.home) as store:  # the app's first start does the key step too
+            if store.initialised:
+                _first_start(store)
         run_app(ctx.obj.home, lang)
 
 
