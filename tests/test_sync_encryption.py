@@ -9,10 +9,15 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
+
+import pyrage
+import pytest
 
 from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, run_cli
 from tests.sync_helpers import CASE, Nodes, introduce, send, state, three_nodes
 from villagebook.services import cases
+from villagebook.services.errors import Refused
 from villagebook.store.node import Store
 from villagebook.sync import sealed
 from villagebook.sync.age_keys import LINE_PREFIX, bind, identity_path
@@ -249,3 +254,24 @@ def test_a_villages_recipient_reaches_the_district_through_its_townships_enrolme
     [village] = [k for k in listed if k["unit"] == VILLAGE[0]]
     assert village["enrolled_by"] and village["can_encrypt"] is True
     assert village["recipient"] == village_recipient
+
+
+def test_an_encrypted_export_onto_a_full_stick_says_so_and_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stick = tmp_path / "stick"
+    with three_nodes(tmp_path / "nodes") as n:
+        cases.create_case(n.village, CASE)
+        real = pyrage.encrypt_file
+
+        def full(infile: str, outfile: str, recipients: list[Any]) -> None:
+            real(infile, outfile, recipients)  # rage's own report of a full disk:
+            raise pyrage.EncryptError("No space left on device (os error 28)")
+
+        monkeypatch.setattr(pyrage, "encrypt_file", full)
+        with pytest.raises(Refused) as refused:
+            send(n.village, stick)
+        assert "There is no room for the bundle" in str(refused.value)
+        assert list(stick.iterdir()) == []
+        assert list((n.village.home / sealed.SCRATCH_DIR).iterdir()) == []
+        monkeypatch.undo()
+        assert send(n.village, stick).name.endswith("-0001.vbundle")  # no number used up

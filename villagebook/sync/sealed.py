@@ -12,6 +12,7 @@ into a file under HOME/.decrypting, removed on every path and swept on start.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from villagebook.i18n import N_
 from villagebook.sync.errors import BundleRejected
 
 MAGIC = b"age-encryption.org/v1\n"
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
 #: No office has more devices than this; every X25519 stanza costs a scalar
 #: multiplication before anything is authenticated, so the header is capped.
 MAX_STANZAS = 64
@@ -135,7 +137,16 @@ def _check_kind(kind: bytes) -> int:
 def seal(plain: Path, target: Path, recipients: list[str]) -> None:
     """Encrypt the file `plain` to `recipients` into `target` (streaming), durably."""
     parsed = [x25519.Recipient.from_str(text) for text in recipients]
-    pyrage.encrypt_file(str(plain), str(target), parsed)
+    try:
+        pyrage.encrypt_file(str(plain), str(target), parsed)
+    except pyrage.EncryptError as error:
+        # rage reports I/O failures as text ("No space left on device (os error 28)"):
+        # give them back their errno, so that a full stick is named as one.
+        found = _OS_ERROR.search(str(error))
+        if found is None:
+            raise
+        code = int(found.group(1))
+        raise OSError(code, os.strerror(code), str(target)) from None
     with target.open("rb+") as handle:
         os.fsync(handle.fileno())
 
