@@ -13,16 +13,19 @@ from typing import Any
 
 import pyrage
 import pytest
+from pyrage import x25519
 
 from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, run_cli
-from tests.sync_helpers import CASE, Nodes, introduce, send, state, three_nodes
+from tests.sync_helpers import CASE, Nodes, forge, introduce, send, state, three_nodes
 from villagebook.services import cases
 from villagebook.services.errors import Refused
 from villagebook.store.node import Store
 from villagebook.sync import sealed
 from villagebook.sync.age_keys import LINE_PREFIX, bind, identity_path
-from villagebook.sync.identity import public_key_path
+from villagebook.sync.identity import load_secret_key, public_key_path
+from villagebook.sync.merge import merge_file
 from villagebook.sync.minisign import SecretKey
+from villagebook.sync.trust import own_key
 
 
 def _rejected(home: Path, bundle: Path, reason: str) -> str:
@@ -275,3 +278,27 @@ def test_an_encrypted_export_onto_a_full_stick_says_so_and_leaves_nothing(
         assert list((n.village.home / sealed.SCRATCH_DIR).iterdir()) == []
         monkeypatch.undo()
         assert send(n.village, stick).name.endswith("-0001.vbundle")  # no number used up
+
+
+def test_a_bundle_cannot_slip_in_a_recipient_its_key_did_not_sign(tmp_path: Path) -> None:
+    with three_nodes(tmp_path) as n:
+        key = own_key(n.village)
+        before = run_cli(n.township.home, "keys", "list", "--json", check=True).json()
+        spy = x25519.Identity.generate()
+        # Signed by some other key: the village's own manifest cannot vouch for it.
+        wrong = bind(SecretKey.generate(), str(spy.to_public()))
+        origin = {"unit": key.unit, "role": key.role, "key_id": key.key_id,
+                  "device": n.village.node.device_id, "recipient": wrong.text()}
+        bundle = forge(n.village, tmp_path / "spy.vbundle", b"", sets=0, changes=0,
+                       overrides={"origin": origin})
+        assert merge_file(n.township, bundle).status == "merged"
+        after = run_cli(n.township.home, "keys", "list", "--json", check=True).json()
+        assert after == before
+        # The same field signed by the village's own key is believed (a new identity).
+        right = bind(load_secret_key(n.village.home), str(spy.to_public()))
+        bundle = forge(n.village, tmp_path / "new.vbundle", b"", seq=2, sets=0, changes=0,
+                       overrides={"origin": {**origin, "recipient": right.text()}})
+        assert merge_file(n.township, bundle).status == "merged"
+        [village] = [k for k in run_cli(n.township.home, "keys", "list", "--json",
+                                        check=True).json() if k["unit"] == VILLAGE[0]]
+        assert village["recipient"] == str(spy.to_public())
