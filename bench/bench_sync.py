@@ -47,7 +47,7 @@ from villagebook.store import db, search_index
 from villagebook.store.changelog import iter_changes
 from villagebook.store.node import Store
 from villagebook.sync.export import export_bundle
-from villagebook.sync.identity import load_public_key, set_up_node
+from villagebook.sync.identity import load_key_file, set_up_node
 from villagebook.sync.merge import merge_file
 from villagebook.sync.trust import trust_key
 
@@ -73,8 +73,11 @@ def _nodes(root: Path, changes: int) -> tuple[Path, Path]:
     set_up_node(village, Role.VILLAGE, *VILLAGE)
     township = Store(root / "township")
     set_up_node(township, Role.TOWNSHIP, *TOWNSHIP)
-    trust_key(township, load_public_key(village.home), VILLAGE[0])
-    trust_key(village, load_public_key(township.home), TOWNSHIP[0])
+    # Key files as `keys trust` reads them: with the recipient, so bundles are encrypted.
+    for store, other, unit in ((township, village, VILLAGE[0]),
+                               (village, township, TOWNSHIP[0])):
+        public, binding = load_key_file(other.home)
+        trust_key(store, public, unit, binding)
     bulk_create(village, "case", (_case(i) for i in range(changes // FIELDS_PER_CASE)))
     village.close()
     township.close()

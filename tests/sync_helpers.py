@@ -21,10 +21,12 @@ from villagebook.domain.enums import Role
 from villagebook.store.changelog import encode
 from villagebook.store.node import Store
 from villagebook.sync import format as fmt
+from villagebook.sync import sealed
+from villagebook.sync.age_keys import load_identity
 from villagebook.sync.export import export_bundle
-from villagebook.sync.identity import load_public_key, load_secret_key
+from villagebook.sync.identity import load_key_file, load_secret_key
 from villagebook.sync.minisign import sign
-from villagebook.sync.trust import own_key, trust_key
+from villagebook.sync.trust import own_key, recipients_of, trust_key
 
 VILLAGE2 = ("320117100202", "石头村", "320117100000")
 CASE = {"title": "网格员走村入户收集民意", "lead_person": "王芳", "direction": "implementation"}
@@ -45,8 +47,10 @@ class Nodes:
 
 
 def introduce(store: Store, other: Store) -> None:
-    """`store` trusts `other`'s key for other's unit (the fingerprint call done)."""
-    trust_key(store, load_public_key(other.home), other.node.unit_code)
+    """`store` trusts `other`'s key for other's unit (the fingerprint call done), with
+    the encryption recipient its public key file carries."""
+    public, binding = load_key_file(other.home)
+    trust_key(store, public, other.node.unit_code, binding)
 
 
 @contextmanager
@@ -65,9 +69,25 @@ def three_nodes(root: Path) -> Iterator[Nodes]:
         nodes.close()
 
 
-def send(store: Store, folder: Path, to: str | None = None, *, full: bool = False) -> Path:
-    """Export a bundle into `folder`; its path."""
-    return export_bundle(store, to, folder, full=full).path
+def send(store: Store, folder: Path, to: str | None = None, *, full: bool = False,
+         plain: bool = False) -> Path:
+    """Export a bundle into `folder` (encrypted to the receiver, unless `plain`); its path.
+
+    Tests that take a bundle's zip apart to tamper with it send it `plain`: the
+    receiver refuses a plain bundle only after every other check (docs/SYNC.md).
+    """
+    return export_bundle(store, to, folder, full=full, plain=plain).path
+
+
+def opened(reader: Store, bundle: Path) -> Path:
+    """The signed zip inside an encrypted bundle, decrypted with `reader`'s identity
+    (as `age -d -i HOME/keys/node.age` would), beside it."""
+    inner = bundle.with_name(bundle.name + ".zip")
+    with bundle.open("rb") as handle:
+        if not sealed.is_sealed(handle.read(len(sealed.MAGIC))):
+            return bundle  # a plain bundle (from a sender that knew no recipient)
+        sealed.unseal(handle, inner, load_identity(reader.home / "keys"), None)
+    return inner
 
 
 def state(store: Store) -> str:
@@ -89,8 +109,9 @@ def change_line(**fields: Any) -> bytes:
 def forge(signer: Store, path: Path, payload: bytes, *, receiver: str = TOWNSHIP[0],
           seq: int = 1, sets: int | None = None, changes: int | None = None,
           overrides: dict[str, Any] | None = None,
-          extra: dict[str, bytes] | None = None) -> Path:
-    """A bundle signed by `signer`'s real key around any payload bytes."""
+          extra: dict[str, bytes] | None = None, plain: bool = False) -> Path:
+    """A bundle signed by `signer`'s real key around any payload bytes, encrypted (as
+    export would) to the receiver's devices that `signer` knows, unless `plain`."""
     key = own_key(signer)
     lines = [line for line in payload.split(b"\n") if line.strip()]
     if sets is None:
@@ -118,6 +139,18 @@ def forge(signer: Store, path: Path, payload: bytes, *, receiver: str = TOWNSHIP
         zf.writestr(fmt.PAYLOAD, payload)
         for name, data in (extra or {}).items():
             zf.writestr(name, data)
+    return path if plain else seal_for(signer, path, receiver)
+
+
+def seal_for(sender: Store, path: Path, receiver: str) -> Path:
+    """Encrypt a bundle file in place, as export does, to the devices of `receiver`
+    whose recipients `sender` knows (left plain if it knows none)."""
+    recipients = [r for _, r in recipients_of(sender, receiver) if r]
+    if recipients:
+        inner = path.with_name(path.name + ".zip")
+        os.replace(path, inner)
+        sealed.seal(inner, path, recipients)
+        inner.unlink()
     return path
 
 

@@ -337,6 +337,7 @@ def _township_with_bundles(root: Path) -> Path:
     cli(village, "init", "--role", "village", "--unit", VILLAGES[0][0], "--name",
         VILLAGES[0][1], "--parent", TOWN[0])
     cli(town, "keys", "trust", str(village / "keys" / "node.pub"), "--unit", VILLAGES[0][0])
+    cli(village, "keys", "trust", str(town / "keys" / "node.pub"), "--unit", TOWN[0])
     cli(village, "export")
     second = cli(village, "export").splitlines()[-1]
     cli(town, "merge", second)

@@ -216,7 +216,8 @@ def test_export_onto_a_full_stick_leaves_no_half_bundle_and_no_gap(
     stick.mkdir()
     before = dump(home)
     fill(monkeypatch)
-    result = run(home, "export", "--out", str(stick), lang=lang)
+    # This village knows no township key: a plain bundle, written on the stick itself.
+    result = run(home, "export", "--plain", "--out", str(stick), lang=lang)
     assert result.code == 1, result
     [line] = result.err.strip().splitlines()
     assert needle in line and str(stick) in line, line
@@ -226,7 +227,7 @@ def test_export_onto_a_full_stick_leaves_no_half_bundle_and_no_gap(
     assert dump(home) == before
     monkeypatch.undo()
     # With room again the bundle takes number 1: the failed one used up no number.
-    again = run_cli(home, "export", "--out", str(stick), check=True)
+    again = run_cli(home, "export", "--plain", "--out", str(stick), check=True)
     assert Path(again.out.strip()).name.endswith("-0001.vbundle")
     assert [p.name for p in stick.iterdir()] == [Path(again.out.strip()).name]
 
@@ -237,7 +238,7 @@ def test_export_to_a_bundle_file_on_a_full_stick_leaves_nothing_behind(
     stick = tmp_path / "stick"
     stick.mkdir()
     _full_in_the_payload(monkeypatch)
-    result = run(home, "export", "--out", str(stick / "up.vbundle"), lang="zh")
+    result = run(home, "export", "--plain", "--out", str(stick / "up.vbundle"), lang="zh")
     assert result.code == 1, result
     assert "没有写入任何数据包" in result.err and str(stick) in result.err
     assert list(stick.iterdir()) == []

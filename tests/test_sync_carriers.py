@@ -14,7 +14,17 @@ import zipfile
 from pathlib import Path
 
 from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, make_node, run_cli
-from tests.sync_helpers import CASE, change_line, forge, introduce, refused, send, three_nodes
+from tests.sync_helpers import (
+    CASE,
+    change_line,
+    forge,
+    introduce,
+    opened,
+    refused,
+    seal_for,
+    send,
+    three_nodes,
+)
 from villagebook.domain.enums import Role
 from villagebook.services import cases, problems
 from villagebook.services.search import search
@@ -52,6 +62,7 @@ def test_one_bad_village_segment_is_refused_alone_and_the_township_bundle_merges
         other = make_node(tmp_path / "t2", Role.TOWNSHIP, TOWNSHIP2)
         far = make_node(tmp_path / "w", Role.VILLAGE, VILLAGE_W)
         introduce(other, far)
+        introduce(far, other)
         introduce(n.district, other)
         introduce(other, n.district)
         taken = cases.create_case(far, CASE)
@@ -61,7 +72,8 @@ def test_one_bad_village_segment_is_refused_alone_and_the_township_bundle_merges
         honest = cases.create_case(n.village, {**CASE, "title": "村民议事会每月开一次"})
         assert merge_file(n.township, send(n.village, tmp_path / "up1")).status == "merged"
         problems.create_problem(n.village, PROBLEM)
-        ledger = _payload(send(n.village, tmp_path / "scratch"))  # its real change lines
+        # Its real change lines:
+        ledger = _payload(send(n.village, tmp_path / "scratch", plain=True))
         claim = change_line(entity="case", record=taken, hlc=1_790_000_000_000 << 16,
                             device=n.village.node.device_id, unit=VILLAGE[0],
                             fields={"unit_code": VILLAGE[0], "title": "抢占别村的案例",
@@ -86,13 +98,14 @@ def test_one_bad_village_segment_is_refused_alone_and_the_township_bundle_merges
                                        (segment,)).fetchone() == (0,)
         # Relayed again (the township has not heard back yet): skipped quietly.
         again = send(n.township, tmp_path / "relay2")
-        assert segment in _relayed(again)
+        assert segment in _relayed(opened(n.district, again))
         quiet = run_cli(n.district.home, "merge", "--json", str(again))
         assert quiet.code == 0, quiet
         assert quiet.json()["bundles"][0]["refused_segments"] == []
         # The district's acknowledgement makes the township stop relaying it.
         merge_file(n.township, send(n.district, tmp_path / "down", TOWNSHIP[0]))
-        assert segment not in _relayed(send(n.township, tmp_path / "relay3"))
+        assert segment not in _relayed(opened(n.district, send(n.township,
+                                                                tmp_path / "relay3")))
         other.close()
         far.close()
 
@@ -137,7 +150,7 @@ def _segment(village: Store, seq: int) -> tuple[int, dict[str, bytes]]:
                        hlc=1_790_000_000_000 << 16, device=village.node.device_id,
                        unit=VILLAGE[0], fields={"unit_code": VILLAGE[0], "title": f"案例{seq}",
                                                 "lead_person": "某", "direction": "process"})
-    path = forge(village, village.home / f"seg-{seq}.vbundle", line, seq=seq)
+    path = forge(village, village.home / f"seg-{seq}.vbundle", line, seq=seq, plain=True)
     with zipfile.ZipFile(path) as zf:
         return seq, {name: zf.read(name) for name in (fmt.MANIFEST, fmt.SIGNATURE, fmt.PAYLOAD)}
 
@@ -177,7 +190,7 @@ def _carrier(township: Store, path: Path, segments: list[tuple[int, dict[str, by
         zf.writestr(fmt.PAYLOAD, b"")
         for name, data in members.items():
             zf.writestr(name, data)
-    return path
+    return seal_for(township, path, DISTRICT[0])
 
 
 def _titles(home: Path) -> set[str]:
@@ -251,7 +264,7 @@ def test_a_reused_number_is_caught_for_segments_merged_before_hashes_were_kept(
         tmp_path: Path) -> None:
     with three_nodes(tmp_path) as n:
         cases.create_case(n.village, CASE)
-        line = _payload(send(n.village, tmp_path / "scratch"))
+        line = _payload(send(n.village, tmp_path / "scratch", plain=True))
         assert merge_file(n.township, forge(n.village, tmp_path / "a.vbundle", line)).status \
             == "merged"
         # As a database upgraded from before the hashes: the kept bundle file decides.

@@ -17,6 +17,7 @@ from tests.sync_helpers import (
     change_line,
     forge,
     introduce,
+    opened,
     refused,
     send,
     three_nodes,
@@ -46,6 +47,7 @@ def _minted_laptop(n: Nodes, tmp_path: Path) -> Store:
     and trusts it directly for 白马村 (its own trust store is its own business)."""
     minted = make_node(tmp_path / "minted", Role.VILLAGE, VILLAGE)
     introduce(n.township, minted)
+    introduce(minted, n.township)  # so that what it "sends" is encrypted to the township
     return minted
 
 
@@ -69,7 +71,7 @@ def _relaying(township: Store, path: Path, minted: Store, segment: Path,
               enrolments: list[dict[str, Any]], receiver: str) -> Path:
     """What a dishonest township sends: its own signed bundle vouching for the minted key
     and carrying the minted key's segment, every hash in order."""
-    with zipfile.ZipFile(segment) as zf:
+    with zipfile.ZipFile(opened(township, segment)) as zf:
         members = {name: zf.read(name) for name in zf.namelist()}
     segment_id = f"{own_key(minted).key_id}-{TOWNSHIP[0]}-1"
     prefix = f"segments/{segment_id}/"

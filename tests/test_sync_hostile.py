@@ -72,7 +72,7 @@ def _data_offset(bundle: Path, name: str) -> int:
 
 @pytest.mark.parametrize("member", ["manifest.json", "manifest.minisig", "changes.jsonl"])
 def test_a_bit_flip_in_any_member_is_refused(nodes: Nodes, tmp_path: Path, member: str) -> None:
-    bundle = send(nodes.village, tmp_path / "stick")
+    bundle = send(nodes.village, tmp_path / "stick", plain=True)
     raw = bytearray(bundle.read_bytes())
     raw[_data_offset(bundle, member)] ^= 0x04
     flipped = tmp_path / "flipped.vbundle"
@@ -82,7 +82,7 @@ def test_a_bit_flip_in_any_member_is_refused(nodes: Nodes, tmp_path: Path, membe
 
 def test_a_bit_flip_anywhere_never_lets_altered_data_through(nodes: Nodes,
                                                              tmp_path: Path) -> None:
-    bundle = send(nodes.village, tmp_path / "stick")
+    bundle = send(nodes.village, tmp_path / "stick", plain=True)
     clean = bundle.read_bytes()
     with zipfile.ZipFile(bundle) as zf:
         original = {name: zf.read(name) for name in zf.namelist()}
@@ -102,7 +102,7 @@ def test_a_bit_flip_anywhere_never_lets_altered_data_through(nodes: Nodes,
 
 @pytest.mark.parametrize("keep", [0.2, 0.5, 0.9, 0.999])
 def test_a_truncated_bundle_is_refused(nodes: Nodes, tmp_path: Path, keep: float) -> None:
-    raw = send(nodes.village, tmp_path / "stick").read_bytes()
+    raw = send(nodes.village, tmp_path / "stick", plain=True).read_bytes()
     cut = tmp_path / "cut.vbundle"
     cut.write_bytes(raw[: int(len(raw) * keep)])
     refused(nodes.township, cut, "not a complete bundle")
@@ -119,7 +119,7 @@ def test_a_bundle_from_an_unknown_key_is_refused(nodes: Nodes, tmp_path: Path) -
 
 def test_a_manifest_signed_with_another_trusted_key_is_refused(nodes: Nodes,
                                                                tmp_path: Path) -> None:
-    bundle = send(nodes.village, tmp_path / "stick")
+    bundle = send(nodes.village, tmp_path / "stick", plain=True)
     with zipfile.ZipFile(bundle) as zf:
         manifest = zf.read("manifest.json")
     meta = json.loads(manifest)
@@ -144,9 +144,9 @@ def test_a_revoked_key_is_refused_but_what_it_signed_before_stays(nodes: Nodes,
 
 def test_a_signed_manifest_with_a_swapped_payload_is_refused(nodes: Nodes,
                                                             tmp_path: Path) -> None:
-    first = send(nodes.village, tmp_path / "a")
+    first = send(nodes.village, tmp_path / "a", plain=True)
     cases.create_case(nodes.village, {**CASE, "title": "另一个"})
-    second = send(nodes.village, tmp_path / "b")
+    second = send(nodes.village, tmp_path / "b", plain=True)
     with zipfile.ZipFile(second) as zf:
         payload = zf.read("changes.jsonl")
     mixed = rewrite(first, tmp_path / "mixed.vbundle", {"changes.jsonl": payload})
@@ -181,6 +181,7 @@ def test_a_village_editing_another_villages_held_case_is_refused(nodes: Nodes,
                                                                  tmp_path: Path) -> None:
     neighbour = make_node(tmp_path / "neighbour", Role.VILLAGE, VILLAGE2)
     introduce(nodes.township, neighbour)
+    introduce(neighbour, nodes.township)
     case_id = cases.create_case(neighbour, CASE)
     assert merge_file(nodes.township, send(neighbour, tmp_path / "n")).status == "merged"
     neighbour.close()
@@ -202,13 +203,13 @@ def test_a_change_set_claiming_another_device_is_refused(nodes: Nodes, tmp_path:
     "segments/0000000000000000-320117100000-1/../../changes.jsonl",
 ])
 def test_oddly_named_members_are_refused(nodes: Nodes, tmp_path: Path, name: str) -> None:
-    bundle = send(nodes.village, tmp_path / "stick")
+    bundle = send(nodes.village, tmp_path / "stick", plain=True)
     odd = rewrite(bundle, tmp_path / "odd.vbundle", {name: b"x"})
     refused(nodes.township, odd, "unexpected member")
 
 
 def test_duplicate_members_are_refused(nodes: Nodes, tmp_path: Path) -> None:
-    bundle = send(nodes.village, tmp_path / "stick")
+    bundle = send(nodes.village, tmp_path / "stick", plain=True)
     twice = tmp_path / "twice.vbundle"
     with zipfile.ZipFile(bundle) as old, zipfile.ZipFile(twice, "w") as new, \
             pytest.warns(UserWarning):
@@ -219,7 +220,7 @@ def test_duplicate_members_are_refused(nodes: Nodes, tmp_path: Path) -> None:
 
 
 def test_symlink_and_directory_members_are_refused(nodes: Nodes, tmp_path: Path) -> None:
-    bundle = send(nodes.village, tmp_path / "stick")
+    bundle = send(nodes.village, tmp_path / "stick", plain=True)
     link = tmp_path / "link.vbundle"
     with zipfile.ZipFile(bundle) as old, zipfile.ZipFile(link, "w") as new:
         for name in old.namelist():
@@ -234,7 +235,7 @@ def test_symlink_and_directory_members_are_refused(nodes: Nodes, tmp_path: Path)
 
 def test_a_compression_bomb_is_refused_before_it_is_inflated(nodes: Nodes,
                                                              tmp_path: Path) -> None:
-    bundle = send(nodes.village, tmp_path / "stick")
+    bundle = send(nodes.village, tmp_path / "stick", plain=True)
     bomb = tmp_path / "bomb.vbundle"
     with zipfile.ZipFile(bundle) as old, \
             zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as new:
@@ -244,7 +245,7 @@ def test_a_compression_bomb_is_refused_before_it_is_inflated(nodes: Nodes,
 
 
 def test_an_oversized_member_is_refused(nodes: Nodes, tmp_path: Path) -> None:
-    bundle = send(nodes.village, tmp_path / "stick")
+    bundle = send(nodes.village, tmp_path / "stick", plain=True)
     big = rewrite(bundle, tmp_path / "big.vbundle", {"manifest.json": os.urandom(9 << 20)})
     refused(nodes.township, big, "safety limit")
 
@@ -312,7 +313,7 @@ def test_a_bundle_for_another_unit_is_refused(nodes: Nodes, tmp_path: Path) -> N
 
 
 def test_a_missing_or_unlisted_member_is_refused(nodes: Nodes, tmp_path: Path) -> None:
-    bundle = send(nodes.village, tmp_path / "stick")
+    bundle = send(nodes.village, tmp_path / "stick", plain=True)
     refused(nodes.township, rewrite(bundle, tmp_path / "m.vbundle", {"changes.jsonl": None}),
             "lacks its member")
     unlisted = "segments/0000000000000000-320117100000-1/changes.jsonl"
@@ -334,7 +335,7 @@ def test_markup_and_escape_sequences_are_stored_as_data_and_shown_literally(
 
 
 def test_a_malformed_signature_is_refused(nodes: Nodes, tmp_path: Path) -> None:
-    bundle = send(nodes.village, tmp_path / "stick")
+    bundle = send(nodes.village, tmp_path / "stick", plain=True)
     broken = rewrite(bundle, tmp_path / "sig.vbundle",
                      {"manifest.minisig": b"untrusted comment: x\nnot base64\n"})
     refused(nodes.township, broken, "signature is malformed")
@@ -357,7 +358,7 @@ def test_deeply_nested_json_in_a_change_line_is_refused_as_bad_json(nodes: Nodes
 def test_deeply_nested_json_in_a_manifest_is_refused_as_bad_json(nodes: Nodes,
                                                                  tmp_path: Path) -> None:
     bundle = forge(nodes.village, tmp_path / "plain.vbundle", b"", sets=0, changes=0,
-                   overrides={"extra": "PLACEHOLDER"})
+                   overrides={"extra": "PLACEHOLDER"}, plain=True)
     with zipfile.ZipFile(bundle) as zf:
         raw = zf.read("manifest.json").replace(b'"PLACEHOLDER"', DEEP)
     signature = sign(load_secret_key(nodes.village.home), raw,

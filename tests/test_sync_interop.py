@@ -1,5 +1,6 @@
-"""Offices can check a bundle with standard tools alone: `minisign -V` verifies the
-signed manifest, `sha256sum -c` the payloads against the hashes it lists."""
+"""Offices can check a bundle with standard tools alone: `age -d` opens it with the
+receiving device's identity, `minisign -V` verifies the signed manifest, `sha256sum -c`
+the payloads against the hashes it lists."""
 
 from __future__ import annotations
 
@@ -12,25 +13,27 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TOWNSHIP, VILLAGE, make_node
-from tests.sync_helpers import CASE, introduce, send, three_nodes
+from tests.conftest import TOWNSHIP, VILLAGE, make_node, run_cli
+from tests.sync_helpers import CASE, introduce, opened, send, three_nodes
 from villagebook.domain.enums import ReviewDecision, Role
 from villagebook.services import cases
+from villagebook.sync.age_keys import identity_path
 from villagebook.sync.identity import public_key_path
 from villagebook.sync.merge import merge_file
 from villagebook.sync.minisign import PublicKey
 
 MINISIGN = shutil.which("minisign")
 SHA256SUM = shutil.which("sha256sum")
+AGE = shutil.which("age")
 
 
 def test_minisign_and_sha256sum_check_a_relayed_bundle(tmp_path: Path) -> None:
-    if not (MINISIGN and SHA256SUM):
-        message = "needs minisign and sha256sum (.ci/run installs them)"
+    if not (MINISIGN and SHA256SUM and AGE):
+        message = "needs age, minisign and sha256sum (.ci/run installs them)"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    assert MINISIGN and SHA256SUM
+    assert MINISIGN and SHA256SUM and AGE
     with three_nodes(tmp_path) as n:
         case_id = cases.create_case(n.village, CASE)
         cases.submit_case(n.village, case_id)
@@ -39,8 +42,14 @@ def test_minisign_and_sha256sum_check_a_relayed_bundle(tmp_path: Path) -> None:
         bundle = send(n.township, tmp_path / "relay")
         township_key = public_key_path(n.township.home)
         village_key = public_key_path(n.village.home)
+        district_identity = identity_path(n.district.home / "keys")
+    # The district's office opens the bundle with the stock `age` and its own identity.
+    plain = tmp_path / "plain.zip"
+    decrypted = subprocess.run([AGE, "-d", "-i", str(district_identity), "-o", str(plain),
+                                str(bundle)], capture_output=True, text=True, check=False)
+    assert decrypted.returncode == 0, decrypted.stderr
     out = tmp_path / "unpacked"
-    with zipfile.ZipFile(bundle) as zf:
+    with zipfile.ZipFile(plain) as zf:
         zf.extractall(out)  # our own, trusted test bundle
     checked = subprocess.run(
         [MINISIGN, "-V", "-H", "-p", str(township_key), "-m", "manifest.json",
@@ -84,7 +93,7 @@ def test_minisign_checks_a_hand_over_of_a_second_laptop(tmp_path: Path) -> None:
         laptop = make_node(tmp_path / "laptop2", Role.VILLAGE, VILLAGE)
         introduce(n.village, laptop)
         laptop.close()
-        bundle = send(n.village, tmp_path / "up")
+        bundle = opened(n.township, send(n.village, tmp_path / "up"))
         first_key = public_key_path(n.village.home)
     with zipfile.ZipFile(bundle) as zf:
         manifest = json.loads(zf.read("manifest.json"))
@@ -103,3 +112,49 @@ def test_minisign_checks_a_hand_over_of_a_second_laptop(tmp_path: Path) -> None:
 def key_id_of(key: str) -> str:
     """A minisign public key's id as minisign prints it."""
     return PublicKey.from_text(key).key_id_hex
+
+
+def _need_age() -> str:
+    if not AGE:
+        if os.environ.get("CI"):
+            pytest.fail("needs age (.ci/run installs it)")
+        pytest.skip("needs age (Debian package age)")
+    assert AGE
+    return AGE
+
+
+def test_a_stranger_with_age_but_not_the_identity_learns_nothing(tmp_path: Path) -> None:
+    age = _need_age()
+    with three_nodes(tmp_path) as n:
+        cases.create_case(n.village, CASE)
+        bundle = send(n.village, tmp_path / "stick")
+        assert CASE["title"].encode() not in bundle.read_bytes()
+        stranger = tmp_path / "stranger.txt"
+        made = subprocess.run(["age-keygen", "-o", str(stranger)], capture_output=True,
+                              check=False)
+        assert made.returncode == 0
+        tried = subprocess.run([age, "-d", "-i", str(stranger), str(bundle)],
+                               capture_output=True, check=False)
+        assert tried.returncode != 0 and tried.stdout == b""
+        # The village's own identity cannot open what it sent either: only the township.
+        own = subprocess.run([age, "-d", "-i", str(identity_path(n.village.home / "keys")),
+                              str(bundle)], capture_output=True, check=False)
+        assert own.returncode != 0
+
+
+def test_a_bundle_encrypted_by_the_stock_age_to_our_recipient_merges(tmp_path: Path) -> None:
+    age = _need_age()
+    with three_nodes(tmp_path) as n:
+        cases.create_case(n.village, CASE)
+        plain = opened(n.township, send(n.village, tmp_path / "stick"))
+        recipient = run_cli(n.township.home, "keys", "list", "--json").json()[0]["recipient"]
+        assert recipient and recipient.startswith("age1")
+        sealed_there = tmp_path / "by-age.vbundle"
+        done = subprocess.run([age, "-r", recipient, "-o", str(sealed_there), str(plain)],
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        merged = run_cli(n.township.home, "merge", "--json", str(sealed_there))
+        assert merged.code == 0, merged
+        [result] = merged.json()["bundles"]
+        assert result["status"] == "merged" and result["encrypted"] is True
+        assert result["new"] >= 1

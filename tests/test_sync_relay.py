@@ -43,7 +43,7 @@ def test_a_township_cannot_alter_a_village_segment_it_relays(tmp_path: Path) -> 
     with three_nodes(tmp_path) as n:
         cases.create_case(n.village, CASE)
         merge_file(n.township, send(n.village, tmp_path / "up"))
-        relay = send(n.township, tmp_path / "relay")
+        relay = send(n.township, tmp_path / "relay", plain=True)
         with zipfile.ZipFile(relay) as zf:
             [payload] = [zf.read(x) for x in zf.namelist() if x.startswith("segments/")
                          and x.endswith("changes.jsonl")]

@@ -47,6 +47,7 @@ async def test_the_sync_screen_exports_to_a_stick_and_imports_a_whole_folder(
         await settle(pilot)
         [bundle] = list(stick.glob("*.vbundle"))
         assert str(bundle) in static_text(app.screen, "#status")
+        assert "加密给单位 320117100000 的 1 台设备" in static_text(app.screen, "#status")
     (stick / "broken.vbundle").write_bytes(bundle.read_bytes()[:300])
     app = Harness(lambda: SyncScreen(township))
     async with app.run_test(size=SIZE) as pilot:
@@ -58,6 +59,7 @@ async def test_the_sync_screen_exports_to_a_stick_and_imports_a_whole_folder(
         assert len(rows) == 2
         by_file = {row[0]: row for row in rows}
         assert by_file[bundle.name][1:4] == ["白马村", "已合并", "2"]
+        assert by_file[bundle.name][7] == "已加密"
         assert by_file["broken.vbundle"][2] == "已拒收"
         assert by_file["broken.vbundle"][6]  # a reason is shown
         progress = app.screen.query_one("#progress", ProgressBar)

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DISTRICT, TOWNSHIP, VILLAGE, run_cli
-from tests.sync_helpers import CASE, send, state, three_nodes
+from tests.sync_helpers import CASE, opened, send, state, three_nodes
 from tests.test_store import busy_village, expected_documents, search_documents
 from villagebook.domain.enums import ReviewDecision
 from villagebook.services import cases, problems, records
 from villagebook.services.dump import dump_json
 from villagebook.services.search import search
+from villagebook.store.node import Store
 from villagebook.sync import merge as merge_module
 from villagebook.sync.merge import merge_file
 from villagebook.sync.status import streams
@@ -31,7 +32,7 @@ def test_a_case_goes_up_and_the_decisions_come_back_down(tmp_path: Path) -> None
         # The township approves it and passes everything up to the district.
         cases.review_case(n.township, case_id, ReviewDecision.APPROVE, "做法可推广", "李镇长")
         relay = send(n.township, tmp_path / "stick2")
-        with zipfile.ZipFile(relay) as zf:
+        with zipfile.ZipFile(opened(n.district, relay)) as zf:
             assert any(name.startswith("segments/") for name in zf.namelist())
         result = merge_file(n.district, relay)
         assert result.status == "merged", result.error
@@ -76,17 +77,17 @@ def test_export_sends_only_what_the_receiver_lacks(tmp_path: Path) -> None:
         first = send(n.village, tmp_path / "a")
         merge_file(n.township, first)
         # No acknowledgement yet: the next bundle repeats the unit record and the case.
-        assert _sets(send(n.village, tmp_path / "b")) == 2
+        assert _sets(n.township, send(n.village, tmp_path / "b")) == 2
         # The township's bundle down says what it holds; then only new work travels.
         merge_file(n.village, send(n.township, tmp_path / "c", VILLAGE[0]))
-        assert _sets(send(n.village, tmp_path / "d")) == 0
+        assert _sets(n.township, send(n.village, tmp_path / "d")) == 0
         cases.create_case(n.village, {**CASE, "title": "第二个案例"})
-        assert _sets(send(n.village, tmp_path / "e")) == 1
-        assert _sets(send(n.village, tmp_path / "f", full=True)) == 3  # unit + 2 cases
+        assert _sets(n.township, send(n.village, tmp_path / "e")) == 1
+        assert _sets(n.township, send(n.village, tmp_path / "f", full=True)) == 3  # unit + 2 cases
 
 
-def _sets(bundle: Path) -> int:
-    with zipfile.ZipFile(bundle) as zf:
+def _sets(reader: Store, bundle: Path) -> int:
+    with zipfile.ZipFile(opened(reader, bundle)) as zf:
         return int(json.loads(zf.read("manifest.json"))["payload"]["sets"])
 
 
@@ -205,7 +206,9 @@ def test_keys_show_trust_list_and_revoke_on_the_command_line(tmp_path: Path) -> 
     shown = run_cli(village, "keys", "show")
     assert "Fingerprint" in shown.out and "untrusted comment:" in shown.out
     public = run_cli(village, "keys", "show", "--public").out
-    assert public.startswith("untrusted comment:") and len(public.splitlines()) == 2
+    # minisign's two lines, then the encryption recipient signed by the key.
+    assert public.startswith("untrusted comment:") and len(public.splitlines()) == 3
+    assert public.splitlines()[2].startswith("villagebook-age-recipient: age1")
     listed = run_cli(township, "keys", "list", "--json").json()
     assert {k["unit"] for k in listed} == {VILLAGE[0], TOWNSHIP[0], DISTRICT[0]}
     village_key = next(k for k in listed if k["unit"] == VILLAGE[0])

@@ -51,6 +51,8 @@ class Context:
             store.close()
             fail(_("This home ({home}) is not set up yet; run: villagebook init --help")
                  .format(home=self.home))
+        if store.initialised:
+            _first_start(store)
         self.opened.append(store)
         return store
 
@@ -134,7 +136,11 @@ def cli(ctx: click.Context, home: Path | None, lang: str | None) -> None:
     _crash_home = ctx.obj.home
     if ctx.invoked_subcommand is None:
         from villagebook.screens.app import run_app
+        from villagebook.store.node import Store
 
+        with Store(ctx.obj.home) as store:  # the app's first start does the key step too
+            if store.initialised:
+                _first_start(store)
         run_app(ctx.obj.home, lang)
 
 
@@ -199,3 +205,13 @@ def _report_crash() -> NoReturn:
     click.echo(_("Unexpected internal error; details were written to {path}").format(path=where),
                err=True)
     sys.exit(EXIT_INTERNAL)
+
+
+def _first_start(store: Store) -> None:
+    """Key step for homes made before encryption (an age identity beside the signing
+    key), and the sweep of plaintext a crashed merge may have left in the home."""
+    from villagebook.sync.identity import ensure_encryption_identity
+    from villagebook.sync.sealed import sweep_scratch
+
+    ensure_encryption_identity(store.home, store.node.unit_code)
+    sweep_scratch(store.home)

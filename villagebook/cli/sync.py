@@ -36,13 +36,15 @@ def _bundle_paths(paths: tuple[Path, ...]) -> list[Path]:
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder (e.g. a USB stick) or .vbundle file (default: HOME/outbox).")
 @click.option("--full", is_flag=True, help="Everything, not only what the receiver lacks.")
+@click.option("--plain", is_flag=True,
+              help="Do not encrypt (only for an office on a version without encryption).")
 @pass_context
-def export(obj: Context, to: str | None, out: Path | None, full: bool) -> None:
-    """Write a signed bundle for a receiver; print its path."""
+def export(obj: Context, to: str | None, out: Path | None, full: bool, plain: bool) -> None:
+    """Write a signed bundle for a receiver, encrypted to its devices; print its path."""
     from villagebook.sync.export import export_bundle
 
     with user_errors(), obj.open() as store:
-        result = export_bundle(store, to, out, full=full)
+        result = export_bundle(store, to, out, full=full, plain=plain)
     click.echo(str(result.path))
 
 
@@ -78,7 +80,7 @@ def _as_json(result: MergeResult) -> dict[str, Any]:
             "receiver": result.receiver, "seq": result.seq, "segments": result.segments,
             "origins": result.origins, "new": result.new, "updated": result.updated,
             "unchanged": result.unchanged, "conflicts": result.conflicts,
-            "reason": result.reason,
+            "reason": result.reason, "encrypted": result.encrypted,
             "message": describe(result.error) if result.error else "",
             "held_aside": [{"origin": origin, "sets": count, "newest": when(newest)}
                            for origin, (count, newest) in sorted(result.held_aside.items())],
@@ -197,18 +199,23 @@ def keys() -> None:
 @pass_context
 def keys_show(obj: Context, public_only: bool) -> None:
     """This node's public key (minisign format) and its fingerprint."""
+    from villagebook.sync.age_keys import Binding, key_file_text
     from villagebook.sync.trust import own_key
 
     with user_errors(), obj.open() as store:
         key = own_key(store)
         unit = store.node.unit_code
-    text = key.public_key.to_text(f"villagebook unit {unit}")
+    binding = Binding.parse(key.recipient)
+    text = key_file_text(key.public_key, f"villagebook unit {unit}", binding)
     if public_only:
         click.echo(text, nl=False)
         return
     click.echo(_("Key id: {key}").format(key=key.key_id))
     click.echo(_("Fingerprint (read it out on the phone): {fingerprint}").format(
         fingerprint=key.public_key.fingerprint()))
+    if binding is not None:
+        click.echo(_("Encryption recipient (age): {recipient}").format(
+            recipient=binding.recipient))
     click.echo(text, nl=False)
 
 
@@ -218,10 +225,11 @@ def keys_show(obj: Context, public_only: bool) -> None:
 @pass_context
 def keys_trust(obj: Context, pubkey_file: Path, unit: str) -> None:
     """Trust a public key for a unit (after comparing fingerprints)."""
-    from villagebook.sync.trust import read_public_key, trust_key
+    from villagebook.sync.trust import read_key_file, trust_key
 
     with user_errors(), obj.open() as store:
-        key = trust_key(store, read_public_key(pubkey_file), unit.strip())
+        public, binding = read_key_file(pubkey_file)
+        key = trust_key(store, public, unit.strip(), binding)
     click.echo(_("Trusted key {key} for unit {unit}; fingerprint {fingerprint}").format(
         key=key.key_id, unit=key.unit, fingerprint=key.public_key.fingerprint()))
 
@@ -238,7 +246,9 @@ def keys_list(obj: Context, as_json: bool) -> None:
     rows = [{"key_id": k.key_id, "unit": k.unit, "role": k.role, "parent": k.parent,
              "fingerprint": k.public_key.fingerprint(), "own": k.own,
              "enrolled_by": k.enrolled_by, "handover_by": k.handover_by,
-             "trusted_at": k.trusted_at, "revoked_at": k.revoked_at} for k in found]
+             "trusted_at": k.trusted_at, "revoked_at": k.revoked_at,
+             "recipient": _recipient(k.recipient),
+             "can_encrypt": bool(k.recipient) and not k.revoked_at} for k in found]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
@@ -248,7 +258,29 @@ def keys_list(obj: Context, as_json: bool) -> None:
                _("handed over by {key}").format(key=row["handover_by"]) if row["handover_by"]
                else _("enrolled by {key}").format(key=row["enrolled_by"]) if row["enrolled_by"]
                else _("trusted here"))
-        click.echo(f"{row['key_id']}\t{row['unit']}\t{row['fingerprint']}\t{how}")
+        sealing = (_("can encrypt to it") if row["can_encrypt"] else
+                   _("no encryption key known"))
+        click.echo(f"{row['key_id']}\t{row['unit']}\t{row['fingerprint']}\t{how}\t{sealing}")
+
+
+def _recipient(text: str | None) -> str | None:
+    from villagebook.sync.age_keys import Binding
+
+    binding = Binding.parse(text)
+    return binding.recipient if binding else None
+
+
+@keys.command(name="require-encryption")
+@click.argument("policy", type=click.Choice(["auto", "always", "never"]))
+@pass_context
+def keys_require_encryption(obj: Context, policy: str) -> None:
+    """Whether plain bundles are refused: auto (once every trusted key has an
+    encryption key), always, or never."""
+    from villagebook.sync.opening import set_policy
+
+    with user_errors(), obj.open() as store:
+        set_policy(store, policy)
+    click.echo(_("Plain bundles: policy {policy}").format(policy=policy))
 
 
 @keys.command(name="revoke")

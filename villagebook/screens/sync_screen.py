@@ -35,6 +35,9 @@ class BundleExported(Message):
     problem: str | None = None
     #: Own changes re-dated first (the laptop's clock had been set right).
     redated: int = 0
+    #: How many devices of the receiver it was encrypted to (0: plain), and the receiver.
+    encrypted_to: int = 0
+    receiver: str = ""
 
 
 @dataclass
@@ -48,7 +51,7 @@ class MergeStarted(Message):
 class BundleMerged(Message):
     """One bundle was merged, found already merged, or rejected."""
 
-    row: tuple[str, str, str, str, str, str, str]
+    row: tuple[str, str, str, str, str, str, str, str]
 
 
 @dataclass
@@ -118,7 +121,7 @@ class SyncScreen(ReportsFailedWorkers, Screen[None]):
         self.title = _("Sync")
         self.query_one("#results", DataTable).add_columns(
             _("File"), _("From"), _("Result"), _("New"), _("Updated"), _("Conflicts"),
-            _("Reason"))
+            _("Reason"), _("Layer"))
 
     def _folder(self) -> Path | None:
         text = self.query_one("#folder", Input).value.strip()
@@ -149,7 +152,9 @@ class SyncScreen(ReportsFailedWorkers, Screen[None]):
             with Store(self.home) as store:
                 result = export_bundle(store, receiver, folder)
                 redated = store.redated
-            self.post_message(BundleExported(str(result.path), redated=redated))
+            self.post_message(BundleExported(str(result.path), redated=redated,
+                                             encrypted_to=len(result.encrypted_to),
+                                             receiver=result.receiver))
         except (Refused, OSError) as error:
             self.post_message(BundleExported(None, describe(error)))
 
@@ -157,8 +162,12 @@ class SyncScreen(ReportsFailedWorkers, Screen[None]):
         """Say where the bundle went, or why not."""
         if message.path is None:
             self._say(_("Not exported: {reason}").format(reason=message.problem))
+        elif message.encrypted_to:
+            self._say(_("Bundle written, encrypted to {count} devices of unit {unit}: {path}")
+                      .format(count=message.encrypted_to, unit=message.receiver,
+                              path=message.path))
         else:
-            self._say(_("Bundle written: {path}").format(path=message.path))
+            self._say(_("Bundle written, not encrypted: {path}").format(path=message.path))
         if message.redated:
             from villagebook.services.clock import redated_notice
 
@@ -200,7 +209,8 @@ class SyncScreen(ReportsFailedWorkers, Screen[None]):
                 self.post_message(BundleMerged((
                     path.name, str(names.get(result.origin, result.origin)),
                     _status_label(result.status), str(result.new), str(result.updated),
-                    str(result.conflicts), reason)))
+                    str(result.conflicts), reason,
+                    _("encrypted") if result.encrypted else _("plain"))))
                 held += _held_aside(result, names)
             self.post_message(MergeFinished(held + _gaps(store, names)))
 

@@ -241,6 +241,8 @@ class SyncKey(SQLModel, table=True):
     #: same unit that handed it over, and its minisign signature of the hand-over.
     handover_by: str | None = None
     handover: str | None = None
+    #: The device's age recipient and this key's signature over it (issue 11).
+    recipient: str | None = None
 
 
 class SyncSegment(SQLModel, table=True):
@@ -259,6 +261,8 @@ class SyncSegment(SQLModel, table=True):
     bundle_file: str
     prefix: str
     manifest_sha256: str = ""
+    #: 1 if the bundle it arrived in was encrypted (age), 0 if plain.
+    encrypted: int = 0
 
 
 class SyncPeer(SQLModel, table=True):
@@ -289,6 +293,8 @@ class SyncSent(SQLModel, table=True):
     max_local_seq: int
     created_at: str
     file_name: str
+    #: Key ids of the devices the bundle was encrypted to, space-separated; '' if plain.
+    encrypted_to: str = ""
 
 
 class SyncHeld(SQLModel, table=True):

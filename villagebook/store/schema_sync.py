@@ -140,10 +140,25 @@ def _hashes_and_refusals(conn: sqlite3.Connection) -> None:
     run_script(conn, _V5_HASHES_REFUSALS)
 
 
+# Encryption to the receiver's devices (age): each trusted key's recipient with the
+# key's signature over it, the devices each bundle written here was encrypted to
+# ('' for a plain one), and whether a merged segment arrived encrypted.
+_V6_RECIPIENTS = """
+ALTER TABLE sync_key ADD COLUMN recipient VARCHAR;
+ALTER TABLE sync_sent ADD COLUMN encrypted_to VARCHAR NOT NULL DEFAULT '';
+ALTER TABLE sync_segment ADD COLUMN encrypted INTEGER NOT NULL DEFAULT 0
+"""
+
+
+def _age_recipients(conn: sqlite3.Connection) -> None:
+    run_script(conn, _V6_RECIPIENTS)
+
+
 STEPS: tuple[Step, ...] = (
     ("sync-1-keys-segments-peers", _tables),
     ("sync-2-acks-per-device", _acks_per_device),
     ("sync-3-device-hand-overs", _device_hand_overs),
     ("sync-4-held-aside", _held_aside),
     ("sync-5-manifest-hashes-refusals", _hashes_and_refusals),
+    ("sync-6-age-recipients", _age_recipients),
 )

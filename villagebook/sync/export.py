@@ -26,7 +26,7 @@ from villagebook.services.errors import Refused
 from villagebook.store.changelog import encode
 from villagebook.store.db import disk_full
 from villagebook.store.node import Store, system_now
-from villagebook.sync import bundle_files, numbers, trust
+from villagebook.sync import bundle_files, numbers, sealed, trust
 from villagebook.sync import format as fmt
 from villagebook.sync.authorise import may_write
 from villagebook.sync.identity import load_secret_key
@@ -46,6 +46,8 @@ class ExportResult:
     sets: int
     changes: int
     segments: int
+    #: Key ids of the receiver's devices the bundle was encrypted to; () if plain.
+    encrypted_to: tuple[str, ...] = ()
 
 
 @dataclass
@@ -76,22 +78,29 @@ def receiver_of(store: Store, to: str | None) -> tuple[str, bool]:
 
 
 def export_bundle(store: Store, to: str | None = None, out: Path | None = None,
-                  *, full: bool = False) -> ExportResult:
-    """Write a signed bundle for `to` (default: the parent) into `out` (a folder or file)."""
+                  *, full: bool = False, plain: bool = False) -> ExportResult:
+    """Write a signed bundle for `to` (default: the parent) into `out` (a folder or file),
+    encrypted to the receiver's devices unless `plain` (docs/SYNC.md, "Encryption")."""
     receiver, upward = receiver_of(store, to)
     secret = load_secret_key(store.home)
+    sealed_to = [] if plain else _recipients(store, receiver)
     temp: Path | None = None
     try:
         # The number is committed before the file takes its name: a crash in between
         # leaves a gap the receiver reports, never two different bundles with one number.
-        with store.transaction():
+        with store.transaction(), sealed.scratch_file(store.home, ".zip") as inner:
             store.settle_clock()  # a clock set right: own future changes re-dated first
             peer = _peer(store, receiver)
             target = _target(store, out, receiver, peer.next_seq)
             temp = target.with_name(f".{target.name}.part")
-            newest, sets, changes, segments = _write(store, temp, receiver, upward,
+            # Encrypted: the plaintext zip is written inside the home, never on the stick.
+            zipped = inner if sealed_to else temp
+            newest, sets, changes, segments = _write(store, zipped, receiver, upward,
                                                      peer.next_seq, peer, full, secret)
-            _record_sent(store, receiver, peer.next_seq, newest, target.name)
+            if sealed_to:
+                sealed.seal(inner, temp, [recipient for _, recipient in sealed_to])
+            _record_sent(store, receiver, peer.next_seq, newest, target.name,
+                         " ".join(key_id for key_id, _ in sealed_to))
         os.replace(temp, target)
     except OSError as error:
         if not disk_full(error):
@@ -103,17 +112,37 @@ def export_bundle(store: Store, to: str | None = None, out: Path | None = None,
     finally:
         if temp is not None:
             temp.unlink(missing_ok=True)
-    return ExportResult(target, receiver, peer.next_seq, sets, changes, segments)
+    return ExportResult(target, receiver, peer.next_seq, sets, changes, segments,
+                        tuple(key_id for key_id, _ in sealed_to))
 
 
-def _record_sent(store: Store, receiver: str, seq: int, newest: int, name: str) -> None:
+def _recipients(store: Store, receiver: str) -> list[tuple[str, str]]:
+    """Every trusted, unrevoked device of the receiver with its recipient; Refused, with
+    what to do, if any of them has none known here."""
+    found = trust.recipients_of(store, receiver)
+    lacking = [key_id for key_id, recipient in found if recipient is None]
+    if not found:
+        raise Refused("No device of unit {unit} is trusted here, so the bundle cannot be "
+                      "encrypted to it: trust its public key file (villagebook keys trust FILE "
+                      "--unit {unit}), or, for an office on an older version, export with "
+                      "--plain", unit=receiver)
+    if lacking:
+        raise Refused("No encryption key is known here for device key {key} of unit {unit}: "
+                      "trust its current public key file again (villagebook keys trust FILE "
+                      "--unit {unit}), or, for an office on an older version, export with "
+                      "--plain", unit=receiver, key=lacking[0])
+    return [(key_id, recipient) for key_id, recipient in found if recipient is not None]
+
+
+def _record_sent(store: Store, receiver: str, seq: int, newest: int, name: str,
+                 encrypted_to: str) -> None:
     conn, now = store.conn, system_now().isoformat(timespec="seconds")
     conn.execute("INSERT INTO sync_peer (unit_code, next_seq) VALUES (?, ?) "
                  "ON CONFLICT(unit_code) DO UPDATE SET next_seq = excluded.next_seq",
                  (receiver, seq + 1))
     conn.execute("INSERT INTO sync_sent (receiver, seq, max_local_seq, created_at, "
-                 "file_name) VALUES (?, ?, ?, ?, ?)",
-                 (receiver, seq, newest, now, name))
+                 "file_name, encrypted_to) VALUES (?, ?, ?, ?, ?, ?)",
+                 (receiver, seq, newest, now, name, encrypted_to))
     store.put_setting(LAST_EXPORT_SETTING, now)  # "changes not yet sent" count from here
 
 
@@ -296,7 +325,8 @@ def _manifest(store: Store, mine: trust.TrustedKey, receiver: str, seq: int,
         "format": fmt.FORMAT,
         "version": fmt.VERSION,
         "origin": {"unit": mine.unit, "role": mine.role, "key_id": mine.key_id,
-                   "device": mine.device_id},
+                   "device": mine.device_id, **({"recipient": mine.recipient}
+                                                if mine.recipient else {})},
         "receiver": receiver,
         "seq": seq,
         "created_at": system_now().isoformat(timespec="seconds"),
@@ -319,6 +349,8 @@ def _enrolment(enrolment: fmt.Enrolment) -> dict[str, str | None]:
               "role": enrolment.role}
     if enrolment.handover is not None:
         listed["handover"] = enrolment.handover
+    if enrolment.recipient is not None:
+        listed["recipient"] = enrolment.recipient
     return listed
 
 

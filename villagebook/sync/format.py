@@ -132,6 +132,9 @@ class Enrolment:
     parent: str | None
     role: str
     handover: str | None = None
+    #: Optional (older readers ignore it): the key's age recipient and its signature
+    #: over it (`age_keys.Binding.text`); believed only if that signature holds.
+    recipient: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,9 @@ class Manifest:
     files: tuple[FileRef, ...] = ()
     #: The file members this bundle carries (root manifest only; signed by the carrier).
     carries: tuple[FileRef, ...] = ()
+    #: Optional `origin.recipient`: the signer's own recipient binding (how a node
+    #: that trusted an older key file learns it; believed only if the key signed it).
+    recipient: str | None = None
 
     @property
     def segment(self) -> str:
@@ -284,6 +290,7 @@ def parse_manifest(data: object) -> Manifest:
         refused=_refusals(data.get("refused", [])),
         files=_file_refs(data.get("files", []), "files"),
         carries=_carried(data.get("carries", [])),
+        recipient=_recipient(origin),
     )
 
 
@@ -341,7 +348,13 @@ def _enrolment(item: object) -> Enrolment:
                                      and len(handover) <= MAX_HANDOVER_TEXT):
         raise _bad("enrolments")
     return Enrolment(_get(item, "key", str)[:200], _get(item, "unit", str, UNIT), parent,
-                     _role(_get(item, "role", str)), handover)
+                     _role(_get(item, "role", str)), handover, _recipient(item))
+
+
+def _recipient(item: dict[str, Any]) -> str | None:
+    """An optional recipient binding's text; one that is not text is ignored."""
+    found = item.get("recipient")
+    return found if isinstance(found, str) and len(found) <= MAX_HANDOVER_TEXT else None
 
 
 def _revocation(item: object) -> str:

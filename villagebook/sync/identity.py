@@ -1,13 +1,18 @@
-"""A node's signing identity: its key pair, made when the node is set up."""
+"""A node's identity: its signing key pair and its encryption identity (age), made
+when the node is set up; the encryption identity is added to older homes on their
+first start (`ensure_encryption_identity`)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from villagebook.domain.enums import Role, UnitKind
 from villagebook.services.setup import init_node
 from villagebook.store.home import keys_path
 from villagebook.store.node import NodeInfo, Store
+from villagebook.sync import age_keys
+from villagebook.sync.age_keys import Binding
 from villagebook.sync.minisign import PublicKey, SecretKey
 
 SECRET_KEY_NAME = "node.key"
@@ -31,7 +36,46 @@ def load_secret_key(home: Path) -> SecretKey:
 
 def load_public_key(home: Path) -> PublicKey:
     """This node's public key."""
-    return PublicKey.from_text(public_key_path(home).read_text(encoding="utf-8"))
+    return load_key_file(home)[0]
+
+
+def load_key_file(home: Path) -> tuple[PublicKey, Binding | None]:
+    """This node's public key and the recipient bound to it (None in a home made
+    before encryption, until its first start adds one)."""
+    text = public_key_path(home).read_text(encoding="utf-8")
+    return PublicKey.from_text(age_keys.key_lines(text)), age_keys.binding_in(text)
+
+
+def _comment(unit_code: str) -> str:
+    return f"villagebook unit {unit_code}"
+
+
+def ensure_encryption_identity(home: Path, unit_code: str) -> Binding:
+    """The key step for homes made before encryption: give the device an age identity
+    and write its signed recipient into the public key file; idempotent.
+
+    The identity file is written before the public key file names it, so a crash in
+    between leaves an identity that the next start binds (never a recipient without
+    its identity).
+    """
+    keys_dir = keys_path(home)
+    public, binding = load_key_file(home)
+    identity = age_keys.load_identity(keys_dir)
+    if identity is not None and binding is not None and \
+            binding.recipient == str(identity.to_public()):
+        return binding
+    if identity is None:
+        identity = age_keys.new_identity(keys_dir)
+    binding = age_keys.bind(load_secret_key(home), str(identity.to_public()))
+    _write_public(public_key_path(home), public, unit_code, binding)
+    return binding
+
+
+def _write_public(path: Path, public: PublicKey, unit_code: str, binding: Binding) -> None:
+    temp = path.with_name(f".{path.name}.part")
+    temp.write_text(age_keys.key_file_text(public, _comment(unit_code), binding),
+                    encoding="utf-8")
+    os.replace(temp, path)
 
 
 def set_up_node(
@@ -51,7 +95,7 @@ def set_up_node(
     """
     secret_path, public_path = secret_key_path(store.home), public_key_path(store.home)
     if not store.initialised:
-        for leftover in (secret_path, public_path):
+        for leftover in (secret_path, public_path, age_keys.identity_path(secret_path.parent)):
             leftover.unlink(missing_ok=True)
     with store.transaction():
         node = init_node(store, role, unit_code, name, parent_code, kind=kind)
@@ -59,6 +103,8 @@ def set_up_node(
         secret_path.parent.mkdir(parents=True, exist_ok=True)
         secret.save(secret_path)
         public = secret.public_key()
-        public_path.write_text(public.to_text(f"villagebook unit {unit_code}"),
+        identity = age_keys.new_identity(secret_path.parent)
+        binding = age_keys.bind(secret, str(identity.to_public()))
+        public_path.write_text(age_keys.key_file_text(public, _comment(unit_code), binding),
                                encoding="utf-8")
     return node, public.fingerprint()

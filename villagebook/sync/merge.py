@@ -30,8 +30,9 @@ from villagebook.services.errors import Refused
 from villagebook.store.changelog import ChangeSet, IndexQueue, MalformedChange, apply_sets
 from villagebook.store.db import disk_full
 from villagebook.store.node import Store, system_now
-from villagebook.sync import bundle_files, numbers, quarantine, trust
+from villagebook.sync import bundle_files, numbers, opening, quarantine, trust
 from villagebook.sync import format as fmt
+from villagebook.sync.age_keys import Binding
 from villagebook.sync.archive import SafeArchive
 from villagebook.sync.authorise import check_claims, check_shape, check_writer
 from villagebook.sync.errors import BundleRejected
@@ -82,6 +83,8 @@ class MergeResult:
     refused_segments: list[SegmentRefusal] = field(default_factory=list)
     #: The root segment (id, manifest hash) to remember as refused after the rollback.
     remember_root: tuple[str, str] | None = None
+    #: Whether the file arrived encrypted (age) to this device.
+    encrypted: bool = False
 
     @property
     def reason(self) -> str:
@@ -134,7 +137,8 @@ def merge_file(store: Store, path: Path, *, dry_run: bool = False,
     """Verify then merge one bundle; never raises for bad input (see `.error`)."""
     result = MergeResult(path)
     try:
-        with SafeArchive(path) as archive:
+        with opening.plaintext(store, path) as (inner, result.encrypted), \
+                SafeArchive(inner) as archive:
             _merge(store, archive, result, dry_run, progress)
     except _DryRun:
         result.status = "verified"
@@ -182,6 +186,7 @@ def _merge(store: Store, archive: SafeArchive, result: MergeResult, dry_run: boo
                 trust.accept_revocation(store, root.key, key_id)
             for enrolment in manifest.enrolments:
                 trust.accept_enrolment(store, root.key, enrolment)
+            trust.learn_recipient(store, root.key, Binding.parse(manifest.recipient))
             root_held = _root_held(store, root, result, dry_run)
             relayed = _fresh_relayed(store, archive, manifest, result)
             result.segments = 1 + len(manifest.relayed)
@@ -208,6 +213,7 @@ def _merge(store: Store, archive: SafeArchive, result: MergeResult, dry_run: boo
             if not dry_run:
                 index.flush()
             result.conflicts = max(0, _count(conn, "conflict") - conflicts_before)
+            _check_layer(store, result, stored)
             if dry_run:
                 raise _DryRun
             # The files go into place before the records commit: a kill -9 leaves at
@@ -215,6 +221,16 @@ def _merge(store: Store, archive: SafeArchive, result: MergeResult, dry_run: boo
             received.commit(store.home)
     finally:
         received.discard()
+
+
+def _check_layer(store: Store, result: MergeResult, stored: str) -> None:
+    """Refuse a plain bundle where encryption is required (last: a damaged or hostile
+    one is named for what it is); note an encrypted one for the Sync screen."""
+    if not result.encrypted and opening.requires_encryption(store):
+        raise opening.not_encrypted()
+    if result.encrypted and stored:
+        store.conn.execute("UPDATE sync_segment SET encrypted = 1 WHERE bundle_file = ?",
+                           (stored,))
 
 
 def _root_held(store: Store, root: Segment, result: MergeResult, dry_run: bool) -> bool:

@@ -22,12 +22,13 @@ from villagebook.services.errors import Refused
 from villagebook.store.node import Store, system_now
 from villagebook.sync import format as fmt
 from villagebook.sync import handover
+from villagebook.sync.age_keys import LINE_PREFIX, Binding, binding_in, is_bound, key_lines
 from villagebook.sync.errors import BundleRejected
-from villagebook.sync.identity import load_public_key, load_secret_key
+from villagebook.sync.identity import load_key_file, load_secret_key
 from villagebook.sync.minisign import KeyFormatError, PublicKey
 
 _COLUMNS = ("key_id, public_key, unit_code, parent_code, role, device_id, enrolled_by, "
-            "trusted_at, revoked_at, handover_by, handover")
+            "trusted_at, revoked_at, handover_by, handover, recipient")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class TrustedKey:
     revoked_at: str | None = None
     handover_by: str | None = None
     handover: str | None = None
+    #: The device's age recipient and the key's signature over it (`Binding.text`).
+    recipient: str | None = None
     own: bool = False
 
     @property
@@ -60,7 +63,7 @@ class TrustedKey:
 
 def _row_key(row: tuple[str, ...]) -> TrustedKey:
     return TrustedKey(row[0], PublicKey.from_text(row[1]), row[2], row[3], row[4], row[5],
-                      row[6], row[7], row[8], row[9], row[10])
+                      row[6], row[7], row[8], row[9], row[10], row[11])
 
 
 def own_parent(conn: sqlite3.Connection, unit: str) -> str | None:
@@ -71,11 +74,11 @@ def own_parent(conn: sqlite3.Connection, unit: str) -> str | None:
 
 def own_key(store: Store) -> TrustedKey:
     """This node's own key, always trusted for its own unit."""
-    public = load_public_key(store.home)
+    public, binding = load_key_file(store.home)
     node = store.node
     return TrustedKey(public.key_id_hex, public, node.unit_code,
                       own_parent(store.conn, node.unit_code), node.role.value,
-                      node.device_id, own=True)
+                      node.device_id, recipient=binding.text() if binding else None, own=True)
 
 
 def find_key(store: Store, key_id: str) -> TrustedKey | None:
@@ -96,15 +99,29 @@ def list_keys(store: Store) -> list[TrustedKey]:
 
 def read_public_key(path: Path) -> PublicKey:
     """A minisign public key file; Refused if it is not one."""
+    return read_key_file(path)[0]
+
+
+def read_key_file(path: Path) -> tuple[PublicKey, Binding | None]:
+    """A minisign public key file and the recipient line it carries, if that line is
+    signed by the key; Refused if it is not a key file or the line is not signed."""
     try:
-        raw = path.read_bytes()[:8192]
-        return PublicKey.from_text(raw.decode("utf-8"))
+        text = path.read_bytes()[:8192].decode("utf-8")
+        public = PublicKey.from_text(key_lines(text))
     except (KeyFormatError, UnicodeDecodeError):
         raise Refused("{path} is not a minisign public key file", path=str(path)) from None
+    binding = binding_in(text)
+    if binding is None and LINE_PREFIX in text:
+        raise Refused("The encryption key in {path} is not signed by its key", path=str(path))
+    if binding is not None and not is_bound(public, binding):
+        raise Refused("The encryption key in {path} is not signed by its key", path=str(path))
+    return public, binding
 
 
-def trust_key(store: Store, public: PublicKey, unit: str) -> TrustedKey:
-    """Trust `public` for `unit` directly (its place follows from this node's own)."""
+def trust_key(store: Store, public: PublicKey, unit: str,
+              binding: Binding | None = None) -> TrustedKey:
+    """Trust `public` for `unit` directly (its place follows from this node's own),
+    with the recipient `binding` it signed (checked by `read_key_file`)."""
     if not fmt.UNIT.match(unit):
         raise Refused("{unit} is not a 12-digit unit code", unit=unit)
     node = store.node
@@ -134,9 +151,11 @@ def trust_key(store: Store, public: PublicKey, unit: str) -> TrustedKey:
             _check_same(found, unit)
             if signature and found.handover is None:
                 _store_handover(conn, found.key_id, by, signature)
+            learn_recipient(store, found, binding)
             return find_key(store, found.key_id) or found
         key = TrustedKey(public.key_id_hex, public, unit, unit_parent, role,
-                         trusted_at=_now(), handover_by=by, handover=signature)
+                         trusted_at=_now(), handover_by=by, handover=signature,
+                         recipient=_checked(public, binding))
         _insert(conn, key)
     return key
 
@@ -164,10 +183,38 @@ def _check_same(found: TrustedKey, unit: str) -> None:
 
 def _insert(conn: sqlite3.Connection, key: TrustedKey) -> None:
     conn.execute(
-        f"INSERT INTO sync_key ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO sync_key ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (key.key_id, key.public_key.base64(), key.unit, key.parent, key.role, key.device_id,
-         key.enrolled_by, key.trusted_at, key.revoked_at, key.handover_by, key.handover),
+         key.enrolled_by, key.trusted_at, key.revoked_at, key.handover_by, key.handover,
+         key.recipient),
     )
+
+
+def _checked(public: PublicKey, binding: Binding | None) -> str | None:
+    """The binding's text if `public` signed it; None otherwise (never believed)."""
+    return binding.text() if binding is not None and is_bound(public, binding) else None
+
+
+def learn_recipient(store: Store, key: TrustedKey, binding: Binding | None) -> None:
+    """Remember (or replace) the recipient of a known key, if the key signed it: a
+    device that made a new encryption identity is believed only by its own key."""
+    text = _checked(key.public_key, binding)
+    if text is None or key.own or key.recipient == text:
+        return
+    store.conn.execute("UPDATE sync_key SET recipient = ? WHERE key_id = ?",
+                       (text, key.key_id))
+
+
+def recipients_of(store: Store, unit: str) -> list[tuple[str, str | None]]:
+    """Each trusted, unrevoked device key of `unit` and its age recipient (None when
+    unknown): whom a bundle for `unit` is encrypted to. A revoked key is no recipient."""
+    rows = store.conn.execute("SELECT key_id, recipient FROM sync_key WHERE unit_code = ? "
+                              "AND revoked_at IS NULL ORDER BY key_id", (unit,))
+    found = []
+    for key_id, text in rows:
+        binding = Binding.parse(text)
+        found.append((str(key_id), binding.recipient if binding else None))
+    return found
 
 
 def _now() -> str:
@@ -218,6 +265,7 @@ def accept_enrolment(store: Store, sender: TrustedKey, enrolment: fmt.Enrolment)
                                  "{unit}, but it is trusted here for unit {other}"),
                                  key=found.key_id, unit=enrolment.unit, other=found.unit)
         _complete_handover(store, found, enrolment)
+        learn_recipient(store, found, Binding.parse(enrolment.recipient))
         return
     by = _handed_over_by(store, public, enrolment)
     if by is None and _needs_handover(store, sender, enrolment.unit):
@@ -227,7 +275,9 @@ def accept_enrolment(store: Store, sender: TrustedKey, enrolment: fmt.Enrolment)
     parent = {"child": sender.unit, "upward": None, "sibling": sender.parent}[route]
     _insert(store.conn, TrustedKey(public.key_id_hex, public, enrolment.unit, parent,
                                    enrolment.role, enrolled_by=sender.key_id, trusted_at=_now(),
-                                   handover_by=by, handover=enrolment.handover if by else None))
+                                   handover_by=by, handover=enrolment.handover if by else None,
+                                   recipient=_checked(public,
+                                                      Binding.parse(enrolment.recipient))))
     if route == "upward":
         store.conn.execute("UPDATE sync_key SET parent_code = ? WHERE unit_code = ? "
                            "AND parent_code IS NULL", (enrolment.unit, sender.unit))
@@ -340,7 +390,7 @@ def enrolments_for(store: Store, receiver: str) -> list[fmt.Enrolment]:
                               f"AND {where} ORDER BY rowid", params)
     vouched = vouchable_keys(store)
     return [fmt.Enrolment(key.public_key.base64(), key.unit, key.parent, key.role,
-                          key.handover)
+                          key.handover, key.recipient)
             for key in map(_row_key, rows)
             if key.key_id in vouched and (key.unit != receiver or key.handover)]
 
