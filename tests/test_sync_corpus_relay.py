@@ -45,7 +45,7 @@ Members = dict[str, bytes]
 def village_segment(village: Store, seq: int, payload: bytes) -> tuple[str, Members]:
     """A village's signed bundle to the township, as the three members a township
     relays byte for byte, with its segment id."""
-    path = forge(village, village.home / f"seg-{seq}.vbundle", payload, seq=seq)
+    path = forge(village, village.home / f"seg-{seq}.vbundle", payload, seq=seq, plain=True)
     parts = members_of(path)
     return (fmt.segment_id(own_key(village).key_id, TOWNSHIP[0], seq),
             {name: parts[name] for name in (fmt.MANIFEST, fmt.SIGNATURE, fmt.PAYLOAD)})
@@ -142,7 +142,7 @@ def test_a_segment_id_colliding_with_one_already_held_is_refused_alone(
     # from an old copy, or a township swapping the content): never "already merged".
     path = forge(nodes.village, tmp_path / "again.vbundle",
                  case_line(nodes.village, record="0199aaaa-0000-7000-8000-0000000000e3",
-                           title="同号不同内容"), overrides={"created_hlc": 2})
+                           title="同号不同内容"), overrides={"created_hlc": 2}, plain=True)
     parts = {name: data for name, data in members_of(path).items()}
     bundle = carrier(nodes.township, tmp_path / "c2.vbundle", [(honest[0], parts)], seq=2)
     segment_refused(nodes.district, bundle, "reused_number")

@@ -13,8 +13,18 @@ import pytest
 
 from tests.conftest import TOWNSHIP, VILLAGE, run_cli
 from tests.evidence_helpers import phone_photo, screenshot, stored_files
-from tests.sync_helpers import CASE, Nodes, change_line, forge, send, state, three_nodes
+from tests.sync_helpers import (
+    CASE,
+    Nodes,
+    change_line,
+    forge,
+    opened,
+    send,
+    state,
+    three_nodes,
+)
 from villagebook.services import cases
+from villagebook.store.node import Store
 
 
 def _export(home: Path, folder: Path, *args: str) -> Path:
@@ -22,8 +32,9 @@ def _export(home: Path, folder: Path, *args: str) -> Path:
     return Path(result.out.strip().splitlines()[-1])
 
 
-def _file_members(bundle: Path) -> list[str]:
-    with zipfile.ZipFile(bundle) as zf:
+def _file_members(reader: Store, bundle: Path) -> list[str]:
+    """The file members of a bundle, opened with its receiver's identity."""
+    with zipfile.ZipFile(opened(reader, bundle)) as zf:
         return sorted(name for name in zf.namelist() if name.startswith("files/"))
 
 
@@ -38,7 +49,7 @@ def test_photos_reach_township_and_district_byte_for_byte_and_print_in_a_dossier
                 check=True)
         held = stored_files(village)
         up = _export(village, tmp_path / "usb1")
-        assert _file_members(up) == sorted(f"files/{p.name}" for p in held)
+        assert _file_members(n.township, up) == sorted(f"files/{p.name}" for p in held)
         assert run_cli(township, "merge", str(up)).code == 0
         assert run_cli(township, "check").code == 0
         listed = run_cli(township, "attachments", "case", case_id, "--json", check=True).json()
@@ -49,7 +60,8 @@ def test_photos_reach_township_and_district_byte_for_byte_and_print_in_a_dossier
         assert out.read_bytes() == (village / "files" / sha[:2] / sha).read_bytes()
 
         relay = _export(township, tmp_path / "usb2")
-        assert _file_members(relay) == _file_members(up)  # the village's files, relayed
+        # The village's files, relayed.
+        assert _file_members(n.district, relay) == _file_members(n.township, up)
         assert run_cli(district, "merge", str(relay)).code == 0
         assert run_cli(district, "check").code == 0
         dossier = tmp_path / "dossier.docx"
@@ -65,7 +77,7 @@ def test_a_file_the_receiver_acknowledged_is_never_carried_again(tmp_path: Path)
         run_cli(village, "attach", "case", case_id, str(screenshot(tmp_path / "a.png")),
                 check=True)
         first = _export(village, tmp_path / "usb1")
-        assert len(_file_members(first)) == 1
+        assert len(_file_members(n.township, first)) == 1
         run_cli(township, "merge", str(first), check=True)
         relay = _export(township, tmp_path / "usb2")
         run_cli(district, "merge", str(relay), check=True)
@@ -76,11 +88,11 @@ def test_a_file_the_receiver_acknowledged_is_never_carried_again(tmp_path: Path)
         run_cli(township, "merge", str(down), check=True)
         cases.update_case(n.village, case_id, {"title": "网格员走村入户收集民意（二）"})
         second = _export(village, tmp_path / "usb5")
-        assert _file_members(second) == []
+        assert _file_members(n.township, second) == []
         run_cli(township, "merge", str(second), check=True)
-        assert _file_members(_export(township, tmp_path / "usb6")) == []
+        assert _file_members(n.district, _export(township, tmp_path / "usb6")) == []
         # A full bundle (a receiver rebuilt from scratch) carries everything again.
-        assert len(_file_members(_export(village, tmp_path / "usb7", "--full"))) == 1
+        assert len(_file_members(n.township, _export(village, tmp_path / "usb7", "--full"))) == 1
 
 
 DATA = b"\xff\xd8\xff\xe0 not really a photo, but bytes all the same"
