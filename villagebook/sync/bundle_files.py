@@ -14,7 +14,6 @@ only once every file matched its signed hash, before the records commit.
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -125,32 +124,6 @@ def record(conn: sqlite3.Connection, segment_id: str, refs: Iterable[fmt.FileRef
     conn.executemany(
         "INSERT OR IGNORE INTO sync_segment_file (segment_id, sha256, size) VALUES (?,?,?)",
         [(segment_id, ref.sha256, ref.size) for ref in refs])
-
-
-def keep_segments(folder: Path, archive: SafeArchive, manifest_sha256: str) -> str:
-    """Keep a bundle's segments (every member but its files, which the file store
-    now holds) for relaying, durably, named by its root manifest's hash; the name."""
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{manifest_sha256}{fmt.SUFFIX}"
-    target = folder / name
-    if target.exists():
-        return name
-    temp = folder / f".{name}.part"
-    try:
-        with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_DEFLATED,
-                             compresslevel=1) as zf:
-            for member in sorted(archive.members):
-                if not member.startswith(fmt.FILE_DIR):
-                    with zf.open(member, "w", force_zip64=True) as out:
-                        for chunk in archive.chunks(member):
-                            out.write(chunk)
-        with temp.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)  # no half copy left on a disk that may be full
-        raise
-    return name
 
 
 # Sending -------------------------------------------------------------------------------

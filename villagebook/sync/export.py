@@ -30,7 +30,7 @@ from villagebook.sync import bundle_files, numbers, sealed, trust
 from villagebook.sync import format as fmt
 from villagebook.sync.authorise import may_write
 from villagebook.sync.identity import load_secret_key
-from villagebook.sync.merge import STORED_DIR
+from villagebook.sync.kept import STORED_DIR
 from villagebook.sync.minisign import sign
 
 _UNSAFE_NAME = re.compile(r"[^\w.-]+")

@@ -12,10 +12,7 @@ line still undoes the first.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
-import os
-import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,7 +27,7 @@ from villagebook.services.errors import Refused
 from villagebook.store.changelog import ChangeSet, IndexQueue, MalformedChange, apply_sets
 from villagebook.store.db import disk_full
 from villagebook.store.node import Store, system_now
-from villagebook.sync import bundle_files, numbers, opening, quarantine, trust
+from villagebook.sync import bundle_files, kept, numbers, opening, quarantine, trust
 from villagebook.sync import format as fmt
 from villagebook.sync.age_keys import Binding
 from villagebook.sync.archive import SafeArchive
@@ -40,7 +37,6 @@ from villagebook.sync.rules_check import BatchRules
 from villagebook.sync.verify import Segment, check_listed, check_members, verified_manifest
 
 BATCH_SETS = 2000
-STORED_DIR = "bundles"
 #: Called after each batch: change sets done so far in a segment, and the segment's total.
 Progress = Callable[[int, int], None]
 
@@ -197,7 +193,9 @@ def _merge(store: Store, archive: SafeArchive, result: MergeResult, dry_run: boo
             _record_acks(store, root.key, manifest)
             conflicts_before = _count(conn, "conflict")
             hierarchy = trust.hierarchy(store)
-            stored = "" if dry_run else _keep_copy(store, archive, root)
+            stored = "" if dry_run else kept.keep(
+                store.home, archive, root.manifest_sha256,
+                with_files=bool(root.manifest.carries))
             index = IndexQueue(conn)
             result.released = quarantine.release_due(store, index)
             if not root_held:  # the sender's own changes: a refusal refuses the bundle
@@ -481,31 +479,3 @@ def _record_acks(store: Store, sender: trust.TrustedKey, manifest: fmt.Manifest)
         "ON CONFLICT(key_id) DO UPDATE SET acks = excluded.acks, "
         "acked_local_seq = excluded.acked_local_seq",
         (sender.key_id, manifest.origin, json.dumps(acks, sort_keys=True), acked))
-
-
-def _keep_copy(store: Store, archive: SafeArchive, root: Segment) -> str:
-    """Keep the bundle's bytes in the home, durably, to relay its segments later (a
-    bundle with files: its segments only, the file store holds the files)."""
-    if root.manifest.carries:
-        return bundle_files.keep_segments(store.home / STORED_DIR, archive,
-                                          root.manifest_sha256)
-    path = archive.path
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    folder = store.home / STORED_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{digest.hexdigest()}{fmt.SUFFIX}"
-    target = folder / name
-    if not target.exists():
-        temp = folder / f".{name}.part"
-        try:
-            shutil.copyfile(path, temp)
-            with temp.open("rb+") as handle:
-                os.fsync(handle.fileno())
-            os.replace(temp, target)
-        except BaseException:
-            temp.unlink(missing_ok=True)  # no half copy left on a disk that may be full
-            raise
-    return name
