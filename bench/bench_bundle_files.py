@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from villagebook.domain.enums import Role
 from villagebook.services import attachments, cases
 from villagebook.store.node import Store
-from villagebook.sync.identity import load_public_key, set_up_node
+from villagebook.sync.identity import load_key_file, set_up_node
 from villagebook.sync.trust import trust_key
 
 FILE_MB = 8
@@ -40,8 +40,10 @@ def _homes(root: Path) -> tuple[Path, Path]:
     with Store(village) as v, Store(township) as t:
         set_up_node(v, Role.VILLAGE, *VILLAGE)
         set_up_node(t, Role.TOWNSHIP, *TOWNSHIP)
-        trust_key(t, load_public_key(village), VILLAGE[0])
-        trust_key(v, load_public_key(township), TOWNSHIP[0])
+        # Key files as `keys trust` reads them: with the recipient, so bundles are encrypted.
+        for store, other, unit in ((t, village, VILLAGE[0]), (v, township, TOWNSHIP[0])):
+            public, binding = load_key_file(other)
+            trust_key(store, public, unit, binding)
     return village, township
 
 
