@@ -55,7 +55,7 @@ async def shoot(home: Path, name: str, keys: Sequence[str] = ()) -> None:
 async def main() -> None:
     os.environ["VILLAGEBOOK_NOW"] = NOW
     if shutil.which("rsvg-convert") is None:
-        sys.exit("rsvg-convert not found (apt-get install librsvg2-bin; and a CJK font: fonts-wqy-microhei)")
+        sys.exit("rsvg-convert not found (apt-get install librsvg2-bin fonts-wqy-microhei)")
     IMAGES.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
