@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from villagebook import __version__
 from villagebook.i18n import _, detect_language, set_language
 from villagebook.store.db import disk_full, is_busy
 
@@ -120,7 +121,9 @@ pass_context = click.make_pass_decorator(Context)
                    "(default: $VILLAGEBOOK_HOME, else the user data folder).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
               help="Language of messages (default: the system locale).")
-@click.version_option(package_name="villagebook")
+# The version from the package itself, not its installed metadata: a frozen build has none
+# unless it is copied in, and `--version` must not depend on it.
+@click.version_option(version=__version__, prog_name="villagebook")
 @click.pass_context
 def cli(ctx: click.Context, home: Path | None, lang: str | None) -> None:
     """VillageBook: innovation cases and problem ledgers for grassroots offices.
