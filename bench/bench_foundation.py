@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_search import measure, print_table, query_classes
+from figures import record
 
 from villagebook.domain.enums import Role
 from villagebook.services.demo import generate
@@ -69,6 +70,11 @@ def main(argv: list[str] | None = None) -> None:
         rows = [measure(store.conn, name, queries, args.scans)
                 for name, queries in classes.items()]
         print_table(rows, args.scans)
+        for row in rows:
+            record(f"search {row.name}: median", row.median_ms, "ms", target=5,
+                   baseline=row.scan_ms, baseline_label="full scan")
+            record(f"search {row.name}: p95", row.p95_ms, "ms", target=10,
+                   baseline=row.scan_ms, baseline_label="full scan")
         store.close()
 
 

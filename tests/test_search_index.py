@@ -21,6 +21,7 @@ from villagebook.store.search_index import (
     SearchHit,
     ensure_search_schema,
     index_documents,
+    matching_ids_sql,
     normalize,
     remove_documents,
     search,
@@ -461,6 +462,25 @@ def test_search_returns_exactly_the_matching_records(
         by_id = {doc.record_id: doc for doc in docs}
         tiers = [title_tier(by_id[hit.record_id], query) for hit in hits]
         assert tiers == sorted(tiers, reverse=True), query
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(corpus_and_queries(), st.sampled_from(("case", "problem")))
+def test_the_list_filter_holds_exactly_the_matching_records(
+    case: tuple[list[SearchDoc], list[str]], kind: str
+) -> None:
+    # What a list filtered by a search shows: every match, however many (issue 19).
+    docs, queries = case
+    connection = memory_index(docs)
+    for query in queries:
+        expected = {doc.record_id for doc in docs if matches(doc, query) and doc.kind == kind}
+        matching = matching_ids_sql(query, kind)
+        if matching is None:
+            assert not normalize(query).split()
+            continue
+        found = [row[0] for row in connection.execute(*matching)]
+        assert len(found) == len(set(found))
+        assert set(found) == expected, query
 
 
 @settings(max_examples=100, deadline=None)

@@ -31,6 +31,14 @@ class HomeChecked(Message):
     redated: int = 0
 
 
+#: Seconds after the dashboard is pushed before the everyday screens are imported.
+WARM_AFTER = 1.0
+#: The screens a user opens next (their modules take ~150 ms to import on first use).
+WARM_MODULES = ("villagebook.screens.case_list", "villagebook.screens.problem_list",
+                "villagebook.screens.case_detail", "villagebook.screens.problem_detail",
+                "villagebook.services.listing")
+
+
 class VillageBookApp(App[None]):
     """The terminal app of a village, township or district office."""
 
@@ -92,10 +100,21 @@ class VillageBookApp(App[None]):
 
             self.push_screen(DashboardScreen(self.home, figures=message.figures))
             self._tell_clock(message)
+            # Off the first-paint path: while the user reads the dashboard.
+            self.set_timer(WARM_AFTER, self.warm_screens)
         else:
             from villagebook.screens.setup_screen import SetupScreen
 
             self.push_screen(SetupScreen(self.home))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="warm")
+    def warm_screens(self) -> None:
+        """Import the list and detail screens ahead of their first use, on a worker
+        (after first paint, so it never competes with it, even on one core)."""
+        import importlib
+
+        for name in WARM_MODULES:
+            importlib.import_module(name)
 
     def _tell_clock(self, message: HomeChecked) -> None:
         """Say at once that own changes were re-dated, or that the clock looks wrong."""

@@ -17,9 +17,6 @@ from villagebook.services.records import select_dicts
 from villagebook.store import search_index
 from villagebook.store.node import Store
 
-#: Most records a search filter narrows a list to (the best hits first).
-SEARCH_LIMIT = 500
-
 _TABLES = {"case": "innovation_case", "problem": "problem"}
 _COLUMNS = {
     "case": ("id", "title", "status", "direction", "start_date", "lead_person", "unit_code",
@@ -93,11 +90,11 @@ def _where(store: Store, query: ListQuery) -> tuple[list[str], list[Any]]:
         clauses.append("COALESCE(status, 'open') NOT IN (?, ?)")
         params.extend(sorted(PROBLEM_DONE))
     if query.search.strip():
-        hits = search_index.search(store.conn, query.search, kind=query.kind,
-                                   limit=SEARCH_LIMIT)
-        ids = [hit.record_id for hit in hits] or [""]
-        clauses.append(f"id IN ({', '.join('?' * len(ids))})")
-        params.extend(ids)
+        # Every match, in the list's own order (not the best few hundred by rank).
+        matching = search_index.matching_ids_sql(query.search, query.kind)
+        if matching is not None:
+            clauses.append(f"id IN ({matching[0]})")
+            params.extend(matching[1])
     return clauses, params
 
 

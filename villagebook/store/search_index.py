@@ -523,3 +523,34 @@ def search(
         SearchHit(hit.kind, hit.record_id, hit.title, hit.tier + hit.relevance)
         for hit in best[:limit]
     ]
+
+
+def matching_ids_sql(query: str, kind: str) -> tuple[str, list[str]] | None:
+    """A subquery of the ``record_id`` of every ``kind`` document matching ``query``.
+
+    Unranked and unlimited (a list filtered by a search shows every match in its own
+    order). The match is exact in SQL: one- and two-ideograph terms and words are exact
+    token lookups (a word token is a whole word, so a prefix query is "a word begins
+    with"), and every other term is confirmed by ``instr()`` over the title or the body,
+    as `search` does. None for a blank query (no filter).
+    """
+    _check_kind(kind)
+    terms = _parse_query(query)
+    if not terms:
+        return None
+    stage = _stages(terms)[-1]  # "anywhere": every match, whatever its tier
+    where: list[str] = []
+    params: list[str] = []
+    if stage.match is None:
+        source = "search_doc AS d"
+        where.append("d.kind = ?")
+        params.append(kind)
+    else:
+        source = "search_fts JOIN search_doc AS d ON d.docid = search_fts.rowid"
+        where.append("search_fts MATCH ?")
+        params.append(f'({stage.match}) AND "{_KIND_MARK}{kind}"')
+    for term in terms:
+        if term.needs_substring:
+            where.append("(instr(d.norm_title, ?) > 0 OR instr(d.norm_body, ?) > 0)")
+            params += [term.text, term.text]
+    return f"SELECT d.record_id FROM {source} WHERE {' AND '.join(where)}", params

@@ -60,6 +60,7 @@ class PagedTable(ReportsFailedWorkers, SafeTable):
         self.total: int | None = None
         self.loading_page = False
         self.generation = 0
+        self.shown_generation = 0  # the generation of the page on screen
 
     def on_mount(self) -> None:
         """Fixed widths (a Chinese character takes two cells): the layout holds at 80 columns."""
@@ -112,6 +113,7 @@ class PagedTable(ReportsFailedWorkers, SafeTable):
             return
         self.loading_page = False
         self.page = message.page
+        self.shown_generation = message.generation
         if message.page.total is not None:
             self.total = message.page.total
         self.clear()
