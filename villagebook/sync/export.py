@@ -23,6 +23,7 @@ from villagebook.domain.clock import first_after
 from villagebook.domain.fields import ENTITIES
 from villagebook.services.dashboard import LAST_EXPORT_SETTING
 from villagebook.services.errors import Refused
+from villagebook.store import files
 from villagebook.store.changelog import encode
 from villagebook.store.db import disk_full
 from villagebook.store.node import Store, system_now
@@ -111,7 +112,7 @@ def _export(store: Store, to: str | None, out: Path | None, *, full: bool, plain
         # between leaves a gap the receiver reports, never two bundles with one number.
         with store.transaction():
             store.settle_clock()  # a clock set right: own future changes re-dated first
-            peer = _peer(store, receiver)
+            peer = peer_state(store, receiver)
             job = _Job(store, receiver, upward, peer, full, secret)
             picks: list[split.Part | None] = [None]
             if max_size is not None:
@@ -186,7 +187,7 @@ def _record_sent(store: Store, receiver: str, seq: int, newest: int, name: str,
 
 
 @dataclass
-class _Peer:
+class PeerState:
     """What every known device of the receiving unit holds, as far as we know."""
 
     next_seq: int
@@ -198,7 +199,8 @@ class _Peer:
         return any(not fmt.in_ranges(number, acks.get(stream, [])) for acks in self.acks)
 
 
-def _peer(store: Store, receiver: str) -> _Peer:
+def peer_state(store: Store, receiver: str) -> PeerState:
+    """What this node knows the devices of unit `receiver` hold (their acks)."""
     conn = store.conn
     row = conn.execute("SELECT next_seq FROM sync_peer WHERE unit_code = ?",
                        (receiver,)).fetchone()
@@ -208,7 +210,7 @@ def _peer(store: Store, receiver: str) -> _Peer:
         "SELECT key_id FROM sync_key WHERE unit_code = ? AND revoked_at IS NULL", (receiver,))}
     devices |= heard.keys()
     states = [heard.get(key, ({}, 0)) for key in sorted(devices)] or [({}, 0)]
-    return _Peer(int(row[0]) if row else 1, min(seq for _, seq in states),
+    return PeerState(int(row[0]) if row else 1, min(seq for _, seq in states),
                  [acks for acks, _ in states])
 
 
@@ -242,7 +244,7 @@ class _Job:
     store: Store
     receiver: str
     upward: bool
-    peer: _Peer
+    peer: PeerState
     full: bool
     secret: Any
 
@@ -367,11 +369,13 @@ def _own_lines(store: Store, mine: trust.TrustedKey, hierarchy: trust.Hierarchy,
         if replaces:
             line["replaces"] = replaces
         sha256 = fields.get("sha256") if entity == "attachment" else None
+        if isinstance(sha256, str) and _pruned(store, record_id, sha256):
+            continue  # a removed attachment every neighbour held (check --prune)
         yield ((encode(line) + "\n").encode("utf-8"), len(fields),
                sha256 if isinstance(sha256, str) else None)
 
 
-def _segments_to_relay(store: Store, receiver: str, upward: bool, peer: _Peer, full: bool,
+def _segments_to_relay(store: Store, receiver: str, upward: bool, peer: PeerState, full: bool,
                        hierarchy: trust.Hierarchy) -> list[tuple[str, str, str]]:
     node = store.node
     # Only segments of keys the receiver can come to trust: a device nobody of its
@@ -390,9 +394,24 @@ def _segments_to_relay(store: Store, receiver: str, upward: bool, peer: _Peer, f
             (origin != node.unit_code and hierarchy.below(node.unit_code, origin))
             or hierarchy.below(origin, receiver))
         stream, number = fmt.stream_of(segment)
-        if inside and (full or peer.lacks(stream, number)):
+        if inside and (full or peer.lacks(stream, number)) and not (
+                full and _lacks_files(store, segment)):
             chosen.append((segment, bundle_file, prefix))
     return chosen
+
+
+def _pruned(store: Store, record_id: str, sha256: str) -> bool:
+    """Whether an attachment's file went in a prune: not held, and the attachment
+    removed here (a live one's missing file is refused by `own_files`)."""
+    return not files.has_blob(store.home, sha256) and store.conn.execute(
+        "SELECT 1 FROM attachment WHERE id = ?", (record_id,)).fetchone() is None
+
+
+def _lacks_files(store: Store, segment: str) -> bool:
+    """Whether a held segment lists a file pruned here since (every neighbour held it:
+    only `--full` would send it again)."""
+    return any(not files.has_blob(store.home, sha256) for (sha256,) in store.conn.execute(
+        "SELECT sha256 FROM sync_segment_file WHERE segment_id = ?", (segment,)))
 
 
 def _copy_segment(store: Store, zf: zipfile.ZipFile,
