@@ -150,7 +150,10 @@ def _write_sealed(job: _Job, temp: Path, seq: int, pick: split.Part | None,
     """Write one bundle into `temp`; encrypted, its plaintext zip is written inside
     the home, never on the stick."""
     with sealed.scratch_file(job.store.home, ".zip") as inner:
-        newest, sets, changes, segments = _write(job, inner if sealed_to else temp, seq, pick)
+        # The plaintext scratch copy is read once and removed: only what goes to the
+        # stick is flushed to disk (by `seal`, or here when plain).
+        newest, sets, changes, segments = _write(job, inner if sealed_to else temp, seq, pick,
+                                                 durable=not sealed_to)
         if sealed_to:
             sealed.seal(inner, temp, [recipient for _, recipient in sealed_to])
     return newest, (sets, changes, segments)
@@ -285,10 +288,10 @@ def _segment_size(store: Store, row: tuple[str, str, str]) -> int:
                    for name in (fmt.MANIFEST, fmt.SIGNATURE, fmt.PAYLOAD))
 
 
-def _write(job: _Job, temp: Path, seq: int,
-           pick: split.Part | None) -> tuple[int, int, int, int]:
-    """Write the bundle `seq` into `temp`: everything for the receiver, or the part
-    `pick` of a split export."""
+def _write(job: _Job, temp: Path, seq: int, pick: split.Part | None, *,
+           durable: bool) -> tuple[int, int, int, int]:
+    """Write the bundle `seq` into `temp` (flushed to disk if `durable`): everything
+    for the receiver, or the part `pick` of a split export."""
     store, mine = job.store, job.mine
     newest = int(store.conn.execute("SELECT coalesce(max(seq), 0) FROM change_set")
                  .fetchone()[0])
@@ -314,8 +317,9 @@ def _write(job: _Job, temp: Path, seq: int,
         comment = fmt.trusted_comment(mine.unit, job.receiver, seq)
         zf.writestr(fmt.SIGNATURE, sign(job.secret, raw, comment,
                                         f"villagebook bundle signed by key {mine.key_id}"))
-    with temp.open("rb+") as handle:
-        os.fsync(handle.fileno())
+    if durable:
+        with temp.open("rb+") as handle:
+            os.fsync(handle.fileno())
     return newest, payload.sets, payload.changes, len(relayed)
 
 
