@@ -10,6 +10,7 @@ import json
 import random
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,9 +22,9 @@ from hypothesis import strategies as st
 from rich.text import Text
 from textual.widgets import Static
 
-from tests.conftest import TOWNSHIP, make_node, run_cli
+from tests.conftest import TOWNSHIP, VILLAGE, make_node, run_cli
 from tests.pilot import Harness, settle
-from tests.sync_helpers import CASE, introduce, three_nodes
+from tests.sync_helpers import CASE, introduce, opened, three_nodes
 from villagebook.domain.enums import Role
 from villagebook.screens.sync_screen import SyncScreen
 from villagebook.services import attachments, cases
@@ -217,3 +218,36 @@ async def test_the_sync_screen_writes_parts_when_one_bundle_cannot_carry_it(
     text = status.plain if isinstance(status, Text) else str(status)
     assert len(list(stick.glob("*.vbundle"))) == 3
     assert "3 个数据包" in text and "任意顺序" in text, text
+
+
+def test_after_the_parts_are_acknowledged_no_file_travels_again(tmp_path: Path) -> None:
+    with three_nodes(tmp_path) as n:
+        docs = _documents(tmp_path / "scans", 4, 300 * _KB)
+        attachments.attach(n.village, "case", cases.create_case(n.village, CASE), docs)
+        parts = export_parts(n.village, None, tmp_path / "usb", max_size=1 << 20)
+        assert len(parts) >= 2
+        for part in reversed(parts):
+            assert merge_file(n.township, part.path).status == "merged"
+        down = export_bundle(n.township, VILLAGE[0], tmp_path / "down")
+        assert merge_file(n.village, down.path).status == "merged"
+        again = export_bundle(n.village, None, tmp_path / "again")
+        with zipfile.ZipFile(opened(n.township, again.path)) as zf:
+            assert not [m for m in zf.namelist() if m.startswith("files/")]
+        assert again.sets >= 1  # the split's records, restated: the receiver holds them
+        result = merge_file(n.township, again.path)
+        assert result.status == "merged" and result.new == 0 and result.updated == 0
+
+
+def test_a_part_acknowledged_alone_does_not_count_the_others_as_held(tmp_path: Path) -> None:
+    with three_nodes(tmp_path) as n:
+        docs = _documents(tmp_path / "scans", 4, 300 * _KB)
+        case_id = cases.create_case(n.village, CASE)
+        attachments.attach(n.village, "case", case_id, docs)
+        parts = export_parts(n.village, None, tmp_path / "usb", max_size=1 << 20)
+        assert merge_file(n.township, parts[-1].path).status == "merged"  # the rest lost
+        down = export_bundle(n.township, VILLAGE[0], tmp_path / "down")
+        assert merge_file(n.village, down.path).status == "merged"
+        again = export_bundle(n.village, None, tmp_path / "again")
+        assert merge_file(n.township, again.path).status == "merged"
+        assert len(attachments.attachments_of(n.township, "case", case_id)) == 4
+        assert cases.get_case(n.township, case_id)["title"] == CASE["title"]

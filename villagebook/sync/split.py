@@ -55,6 +55,11 @@ def parse_size(text: str) -> int:
     return size
 
 
+def estimate(content: int, files: int) -> int:
+    """The size on the stick of a part of `content` bytes holding `files` files."""
+    return int((content + FILE_OVERHEAD * files) * _AGE_FACTOR) + PART_OVERHEAD
+
+
 @dataclass(frozen=True)
 class Line:
     """One own change set as planned: its position, size and the file it points at."""
@@ -81,11 +86,12 @@ class Part:
     relayed: list[tuple[str, str, str]] = field(default_factory=list)
     carries: dict[str, fmt.FileRef] = field(default_factory=dict)
     content: int = 0
+    #: The bytes of `carries` (part of `content`).
+    file_bytes: int = 0
 
     def size(self) -> int:
         """The part's estimated size on the stick."""
-        return int((self.content + FILE_OVERHEAD * len(self.carries)) * _AGE_FACTOR) \
-            + PART_OVERHEAD
+        return estimate(self.content, len(self.carries))
 
     def empty(self) -> bool:
         """Whether nothing was placed in it yet."""
@@ -113,17 +119,16 @@ class Planner:
             if ref.sha256 not in part.carries:
                 part.carries[ref.sha256] = ref
                 part.content += ref.size
+                part.file_bytes += ref.size
         part.content += cost
         return part
 
     def _fits(self, part: Part, cost: int, needs: list[fmt.FileRef]) -> bool:
-        new = {r.sha256: r for r in needs if r.sha256 not in part.carries}
-        files = sum(r.size for r in part.carries.values()) + sum(r.size for r in new.values())
-        if files > fmt.MAX_FILES_BYTES or len(part.carries) + len(new) > fmt.MAX_FILES:
+        new = {r.sha256: r.size for r in needs if r.sha256 not in part.carries}
+        count, added = len(part.carries) + len(new), sum(new.values())
+        if part.file_bytes + added > fmt.MAX_FILES_BYTES or count > fmt.MAX_FILES:
             return False
-        trial = Part(content=part.content + cost + sum(r.size for r in new.values()),
-                     carries={**part.carries, **new})
-        return trial.size() <= self.limit
+        return estimate(part.content + cost + added, count) <= self.limit
 
     def add_line(self, line: Line) -> None:
         """Place one own change set (with its file, unless the receiver holds it)."""
