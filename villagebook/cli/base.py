@@ -212,9 +212,12 @@ def _report_crash() -> NoReturn:
 
 def _first_start(store: Store) -> None:
     """Key step for homes made before encryption (an age identity beside the signing
-    key), and the sweep of plaintext a crashed merge may have left in the home."""
+    key), the sweep of plaintext a crashed merge may have left in the home, and of
+    viewer copies over a day old."""
+    from villagebook.store.viewing import sweep as sweep_viewer_copies
     from villagebook.sync.identity import ensure_encryption_identity
     from villagebook.sync.sealed import sweep_scratch
 
     ensure_encryption_identity(store.home, store.node.unit_code)
     sweep_scratch(store.home)
+    sweep_viewer_copies(store.home)

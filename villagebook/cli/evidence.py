@@ -111,26 +111,43 @@ def remove_attachment(obj: Context, attachment_id: str) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"checked": N, "bad": [...]} as JSON.')
+@click.option("--prune", is_flag=True,
+              help="Also remove files nothing needs any more and viewer copies over a day old.")
 @pass_context
-def check(obj: Context, as_json: bool) -> None:
-    """Check that every attachment's file is here and matches its hash (exit 1 if not)."""
+def check(obj: Context, as_json: bool, prune: bool) -> None:
+    """Check that every attachment's file is here and matches its hash (exit 1 if not);
+    with --prune, first remove the files no attachment or neighbour still needs."""
     from villagebook.services import attachments
+    from villagebook.sync.prune import prune as prune_files
 
     with user_errors(), obj.open() as store:
+        pruned = prune_files(store) if prune else None
         checked, bad = attachments.check(store)
     if as_json:
-        click.echo(json.dumps({"checked": checked, "bad": [
-            {"id": b.attachment_id, "sha256": b.sha256, "state": b.state} for b in bad]},
-            sort_keys=True))
+        shown: dict[str, Any] = {"checked": checked, "bad": [
+            {"id": b.attachment_id, "sha256": b.sha256, "state": b.state} for b in bad]}
+        if pruned is not None:
+            shown["pruned"] = {"files": list(pruned.files), "bytes": pruned.bytes,
+                               "viewer_copies": pruned.viewer_copies}
+        click.echo(json.dumps(shown, sort_keys=True))
     else:
-        for item in bad:
-            message = (_("Attachment {id}: its file {sha256} is missing") if item.state ==
-                       "missing" else _("Attachment {id}: its file {sha256} is damaged "
-                                        "(its bytes do not match their hash)"))
-            click.echo(message.format(id=item.attachment_id, sha256=item.sha256), err=True)
+        if pruned is not None:
+            click.echo(_("Removed {count} files no longer needed ({size} KB) and {copies} "
+                         "viewer copies").format(count=len(pruned.files),
+                                                 size=-(-pruned.bytes // 1024),
+                                                 copies=pruned.viewer_copies))
+        _report_bad(bad)
     if bad:
         fail(_("{bad} of {count} attachments failed the check").format(
             bad=len(bad), count=checked))
     if not as_json:
         click.echo(_("Checked {count} attachments: every file is here and intact").format(
             count=checked))
+
+
+def _report_bad(bad: list[Any]) -> None:
+    for item in bad:
+        message = (_("Attachment {id}: its file {sha256} is missing") if item.state ==
+                   "missing" else _("Attachment {id}: its file {sha256} is damaged "
+                                    "(its bytes do not match their hash)"))
+        click.echo(message.format(id=item.attachment_id, sha256=item.sha256), err=True)

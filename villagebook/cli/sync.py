@@ -38,14 +38,26 @@ def _bundle_paths(paths: tuple[Path, ...]) -> list[Path]:
 @click.option("--full", is_flag=True, help="Everything, not only what the receiver lacks.")
 @click.option("--plain", is_flag=True,
               help="Do not encrypt (only for an office on a version without encryption).")
+@click.option("--max-size", "max_size", default=None, metavar="SIZE",
+              help="Write several numbered bundles of at most SIZE each (e.g. 200M, 1G).")
 @pass_context
-def export(obj: Context, to: str | None, out: Path | None, full: bool, plain: bool) -> None:
-    """Write a signed bundle for a receiver, encrypted to its devices; print its path."""
-    from villagebook.sync.export import export_bundle
+def export(obj: Context, to: str | None, out: Path | None, full: bool, plain: bool,
+           max_size: str | None) -> None:
+    """Write a signed bundle for a receiver, encrypted to its devices; print its path
+    (with --max-size, one path per part, each part mergeable alone in any order)."""
+    from villagebook.sync.export import export_bundle, export_parts
+    from villagebook.sync.split import parse_size
 
-    with user_errors(), obj.open() as store:
-        result = export_bundle(store, to, out, full=full, plain=plain)
-    click.echo(str(result.path))
+    with user_errors():
+        limit = None if max_size is None else parse_size(max_size)
+        with obj.open() as store:
+            if limit is None:
+                results = [export_bundle(store, to, out, full=full, plain=plain)]
+            else:
+                results = export_parts(store, to, out, full=full, plain=plain,
+                                       max_size=limit)
+    for result in results:
+        click.echo(str(result.path))
 
 
 def _describe(result: MergeResult) -> str:

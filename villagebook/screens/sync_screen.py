@@ -38,6 +38,8 @@ class BundleExported(Message):
     #: How many devices of the receiver it was encrypted to (0: plain), and the receiver.
     encrypted_to: int = 0
     receiver: str = ""
+    #: More than one bundle could carry: written in this many parts (`path` the first).
+    parts: int = 1
 
 
 @dataclass
@@ -146,15 +148,21 @@ class SyncScreen(ReportsFailedWorkers, Screen[None]):
         from villagebook.services.errors import Refused
         from villagebook.services.messages import describe
         from villagebook.store.node import Store
-        from villagebook.sync.export import export_bundle
+        from villagebook.sync.bundle_files import TooManyFiles
+        from villagebook.sync.export import export_bundle, export_parts
+        from villagebook.sync.split import APP_PART_SIZE
 
         try:
             with Store(self.home) as store:
-                result = export_bundle(store, receiver, folder)
+                try:
+                    results = [export_bundle(store, receiver, folder)]
+                except TooManyFiles:  # more than one bundle may carry: the parts it needs
+                    results = export_parts(store, receiver, folder, max_size=APP_PART_SIZE)
                 redated = store.redated
+            result = results[0]
             self.post_message(BundleExported(str(result.path), redated=redated,
                                              encrypted_to=len(result.encrypted_to),
-                                             receiver=result.receiver))
+                                             receiver=result.receiver, parts=len(results)))
         except (Refused, OSError) as error:
             self.post_message(BundleExported(None, describe(error)))
 
@@ -162,6 +170,13 @@ class SyncScreen(ReportsFailedWorkers, Screen[None]):
         """Say where the bundle went, or why not."""
         if message.path is None:
             self._say(_("Not exported: {reason}").format(reason=message.problem))
+        elif message.parts > 1:
+            from villagebook.sync.split import APP_PART_SIZE
+
+            self._say(_("Too much for one bundle: written as {count} bundles of at most "
+                        "{size} MB each into {folder}; the receiver merges them all, in any "
+                        "order").format(count=message.parts, size=APP_PART_SIZE >> 20,
+                                        folder=str(Path(message.path).parent)))
         elif message.encrypted_to:
             self._say(_("Bundle written, encrypted to {count} devices of unit {unit}: {path}")
                       .format(count=message.encrypted_to, unit=message.receiver,

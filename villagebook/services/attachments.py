@@ -14,7 +14,6 @@ import datetime as dt
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from villagebook.domain.enums import AttachmentTarget
 from villagebook.domain.fields import ATTACHMENT
 from villagebook.services import media, records
 from villagebook.services.errors import RecordNotFound, Refused
-from villagebook.store import files
+from villagebook.store import files, viewing
 from villagebook.store.changelog import chunks
 from villagebook.store.node import Store, system_now
 
@@ -222,8 +221,7 @@ def viewer_copy(store: Store, attachment_id: str) -> Path:
                       "villagebook extract {id} --out FILE",
                       type=record.get("media_type") or "?", id=record["id"])
     _held(store, record)
-    folder = Path(tempfile.mkdtemp(prefix="villagebook-view-"))
-    target = folder / safe_file_name(record)
+    target = viewing.new_folder(store.home) / safe_file_name(record)
     files.copy_out(store.home, record["sha256"], target)
     target.chmod(0o444)
     return target

@@ -160,23 +160,35 @@ def held_by_receiver(conn: sqlite3.Connection, sha256: str,
         for device in acks)
 
 
+def unheld(conn: sqlite3.Connection, refs: Iterable[fmt.FileRef],
+           acks: list[dict[str, list[list[int]]]], full: bool) -> list[fmt.FileRef]:
+    """The files of `refs` the receiver does not hold (all: `full`), once each, sorted."""
+    unique = {ref.sha256: ref for ref in refs}
+    return [unique[sha] for sha in sorted(unique)
+            if full or not held_by_receiver(conn, sha, acks)]
+
+
 def to_carry(conn: sqlite3.Connection, refs: Iterable[fmt.FileRef],
              acks: list[dict[str, list[list[int]]]], full: bool) -> list[fmt.FileRef]:
-    """The files the bundle carries: those the receiver does not hold (all: `full`);
-    Refused past the per-bundle caps, saying how to send less at a time."""
-    unique = {ref.sha256: ref for ref in refs}
-    carried = [unique[sha] for sha in sorted(unique)
-               if full or not held_by_receiver(conn, sha, acks)]
+    """The files one bundle carries: those the receiver does not hold (all: `full`);
+    Refused past the per-bundle caps, saying how to send them in parts."""
+    carried = unheld(conn, refs, acks, full)
     total = sum(ref.size for ref in carried)
     if total > fmt.MAX_FILES_BYTES or len(carried) > fmt.MAX_FILES:
-        raise Refused("This bundle would carry {count} files of {size} MB in all, more than "
-                      "one bundle may carry ({limit} MB, {most} files); no bundle was "
-                      "written. Splitting a bundle into parts is not available yet: have "
-                      "the receiver merge a bundle sent before these files were attached, "
-                      "or ask for help to send them in parts",
-                      count=len(carried), size=total // _MB,
-                      limit=fmt.MAX_FILES_BYTES // _MB, most=fmt.MAX_FILES)
+        raise TooManyFiles(len(carried), total)
     return carried
+
+
+class TooManyFiles(Refused):
+    """An export past one bundle's caps (files and their bytes): it goes in parts."""
+
+    def __init__(self, count: int, total: int) -> None:
+        super().__init__(N_("This bundle would carry {count} files of {size} MB in all, more "
+                            "than one bundle may carry ({limit} MB, {most} files); no bundle "
+                            "was written. Export it in parts: villagebook export --max-size "
+                            "200M"),
+                         count=count, size=total // _MB, limit=fmt.MAX_FILES_BYTES // _MB,
+                         most=fmt.MAX_FILES)
 
 
 def write_members(store: Store, zf: zipfile.ZipFile, refs: Iterable[fmt.FileRef]) -> None:

@@ -23,10 +23,11 @@ from villagebook.domain.clock import first_after
 from villagebook.domain.fields import ENTITIES
 from villagebook.services.dashboard import LAST_EXPORT_SETTING
 from villagebook.services.errors import Refused
+from villagebook.store import files
 from villagebook.store.changelog import encode
 from villagebook.store.db import disk_full
 from villagebook.store.node import Store, system_now
-from villagebook.sync import bundle_files, numbers, sealed, trust
+from villagebook.sync import bundle_files, numbers, sealed, split, trust
 from villagebook.sync import format as fmt
 from villagebook.sync.authorise import may_write
 from villagebook.sync.identity import load_secret_key
@@ -48,6 +49,9 @@ class ExportResult:
     segments: int
     #: Key ids of the receiver's devices the bundle was encrypted to; () if plain.
     encrypted_to: tuple[str, ...] = ()
+    #: Of a split export: this part's place (1-based) and how many parts there are.
+    part: int = 1
+    parts: int = 1
 
 
 @dataclass
@@ -81,27 +85,53 @@ def export_bundle(store: Store, to: str | None = None, out: Path | None = None,
                   *, full: bool = False, plain: bool = False) -> ExportResult:
     """Write a signed bundle for `to` (default: the parent) into `out` (a folder or file),
     encrypted to the receiver's devices unless `plain` (docs/SYNC.md, "Encryption")."""
+    return _export(store, to, out, full=full, plain=plain, max_size=None)[0]
+
+
+def export_parts(store: Store, to: str | None = None, out: Path | None = None, *,
+                 full: bool = False, plain: bool = False,
+                 max_size: int) -> list[ExportResult]:
+    """Write what `export_bundle` would, as numbered bundles of at most `max_size` bytes
+    each, every one complete and mergeable alone in any order (`villagebook.sync.split`)."""
+    if out is not None and out.suffix == fmt.SUFFIX:
+        raise Refused("A split export needs a folder for its parts, not a file name: "
+                      "--out {path}", path=str(out))
+    return _export(store, to, out, full=full, plain=plain, max_size=max_size)
+
+
+def _export(store: Store, to: str | None, out: Path | None, *, full: bool, plain: bool,
+            max_size: int | None) -> list[ExportResult]:
     receiver, upward = receiver_of(store, to)
     secret = load_secret_key(store.home)
     sealed_to = [] if plain else _recipients(store, receiver)
-    temp: Path | None = None
+    keys = tuple(key_id for key_id, _ in sealed_to)
+    temps: list[tuple[Path, Path]] = []
+    results = []
     try:
-        # The number is committed before the file takes its name: a crash in between
-        # leaves a gap the receiver reports, never two different bundles with one number.
-        with store.transaction(), sealed.scratch_file(store.home, ".zip") as inner:
+        # The numbers are committed before the files take their names: a crash in
+        # between leaves a gap the receiver reports, never two bundles with one number.
+        with store.transaction():
             store.settle_clock()  # a clock set right: own future changes re-dated first
-            peer = _peer(store, receiver)
-            target = _target(store, out, receiver, peer.next_seq)
-            temp = target.with_name(f".{target.name}.part")
-            # Encrypted: the plaintext zip is written inside the home, never on the stick.
-            zipped = inner if sealed_to else temp
-            newest, sets, changes, segments = _write(store, zipped, receiver, upward,
-                                                     peer.next_seq, peer, full, secret)
-            if sealed_to:
-                sealed.seal(inner, temp, [recipient for _, recipient in sealed_to])
-            _record_sent(store, receiver, peer.next_seq, newest, target.name,
-                         " ".join(key_id for key_id, _ in sealed_to))
-        os.replace(temp, target)
+            peer = peer_state(store, receiver)
+            job = _Job(store, receiver, upward, peer, full, secret)
+            picks: list[split.Part | None] = [None]
+            if max_size is not None:
+                picks = [*job.plan(max_size)]
+            for number, pick in enumerate(picks):
+                seq = peer.next_seq + number
+                target = _target(store, out, receiver, seq)
+                temps.append((target.with_name(f".{target.name}.part"), target))
+                newest, counts = _write_sealed(job, temps[-1][0], seq, pick, sealed_to)
+                if max_size is not None and temps[-1][0].stat().st_size > max_size:
+                    raise split.part_too_large(temps[-1][0].stat().st_size, max_size)
+                # A part's change sets are not all its predecessors': only a whole
+                # export moves the mark of what the receiver holds (acked_local_seq).
+                mark = newest if len(picks) == 1 else min(newest, peer.since)
+                _record_sent(store, receiver, seq, mark, target.name, " ".join(keys))
+                results.append(ExportResult(target, receiver, seq, *counts, keys,
+                                            number + 1, len(picks)))
+        for temp, target in temps:
+            os.replace(temp, target)
     except OSError as error:
         if not disk_full(error):
             raise
@@ -110,10 +140,23 @@ def export_bundle(store: Store, to: str | None = None, out: Path | None = None,
                       "Free some space there or use another stick",
                       folder=str(_folder(store.home, out))) from None
     finally:
-        if temp is not None:
+        for temp, _ in temps:
             temp.unlink(missing_ok=True)
-    return ExportResult(target, receiver, peer.next_seq, sets, changes, segments,
-                        tuple(key_id for key_id, _ in sealed_to))
+    return results
+
+
+def _write_sealed(job: _Job, temp: Path, seq: int, pick: split.Part | None,
+                  sealed_to: list[tuple[str, str]]) -> tuple[int, tuple[int, int, int]]:
+    """Write one bundle into `temp`; encrypted, its plaintext zip is written inside
+    the home, never on the stick."""
+    with sealed.scratch_file(job.store.home, ".zip") as inner:
+        # The plaintext scratch copy is read once and removed: only what goes to the
+        # stick is flushed to disk (by `seal`, or here when plain).
+        newest, sets, changes, segments = _write(job, inner if sealed_to else temp, seq, pick,
+                                                 durable=not sealed_to)
+        if sealed_to:
+            sealed.seal(inner, temp, [recipient for _, recipient in sealed_to])
+    return newest, (sets, changes, segments)
 
 
 def _recipients(store: Store, receiver: str) -> list[tuple[str, str]]:
@@ -147,7 +190,7 @@ def _record_sent(store: Store, receiver: str, seq: int, newest: int, name: str,
 
 
 @dataclass
-class _Peer:
+class PeerState:
     """What every known device of the receiving unit holds, as far as we know."""
 
     next_seq: int
@@ -159,7 +202,8 @@ class _Peer:
         return any(not fmt.in_ranges(number, acks.get(stream, [])) for acks in self.acks)
 
 
-def _peer(store: Store, receiver: str) -> _Peer:
+def peer_state(store: Store, receiver: str) -> PeerState:
+    """What this node knows the devices of unit `receiver` hold (their acks)."""
     conn = store.conn
     row = conn.execute("SELECT next_seq FROM sync_peer WHERE unit_code = ?",
                        (receiver,)).fetchone()
@@ -169,7 +213,7 @@ def _peer(store: Store, receiver: str) -> _Peer:
         "SELECT key_id FROM sync_key WHERE unit_code = ? AND revoked_at IS NULL", (receiver,))}
     devices |= heard.keys()
     states = [heard.get(key, ({}, 0)) for key in sorted(devices)] or [({}, 0)]
-    return _Peer(int(row[0]) if row else 1, min(seq for _, seq in states),
+    return PeerState(int(row[0]) if row else 1, min(seq for _, seq in states),
                  [acks for acks, _ in states])
 
 
@@ -196,58 +240,113 @@ def _target(store: Store, out: Path | None, receiver: str, seq: int) -> Path:
     return folder / f"{sender}-{_unit_name(store, receiver)}-{seq:04d}{fmt.SUFFIX}"
 
 
-def _write(store: Store, temp: Path, receiver: str, upward: bool, seq: int,
-           peer: _Peer, full: bool, secret: Any) -> tuple[int, int, int, int]:
-    mine = trust.own_key(store)
-    hierarchy = trust.hierarchy(store)
+@dataclass
+class _Job:
+    """One export: its receiver, what the receiver holds, the signing key."""
+
+    store: Store
+    receiver: str
+    upward: bool
+    peer: PeerState
+    full: bool
+    secret: Any
+
+    def __post_init__(self) -> None:
+        self.mine = trust.own_key(self.store)
+        self.hierarchy = trust.hierarchy(self.store)
+        self.since = 0 if self.full else self.peer.since
+
+    def lines(self) -> Iterator[tuple[bytes, int, str | None]]:
+        """This device's change sets for the receiver, in local order."""
+        return _own_lines(self.store, self.mine, self.hierarchy, self.receiver,
+                          self.upward, self.since)
+
+    def relayed(self) -> list[tuple[str, str, str]]:
+        """The stored segments of other origins the receiver lacks."""
+        return _segments_to_relay(self.store, self.receiver, self.upward, self.peer,
+                                  self.full, self.hierarchy)
+
+    def plan(self, limit: int) -> list[split.Part]:
+        """The parts of a split export (sizes only; nothing written)."""
+        conn = self.store.conn
+        lines = [split.Line(index, len(line), sha256)
+                 for index, (line, _, sha256) in enumerate(self.lines())]
+        own = bundle_files.own_files(self.store, [x.sha256 for x in lines if x.sha256])
+        segments = [split.Segment(row, _segment_size(self.store, row),
+                                  tuple(bundle_files.relayed_files(conn, [row[0]])))
+                    for row in self.relayed()]
+        refs = [*own, *(ref for segment in segments for ref in segment.files)]
+        carry = {ref.sha256 for ref in bundle_files.unheld(conn, refs, self.peer.acks,
+                                                           self.full)}
+        return split.plan(limit, lines, segments, carry, {r.sha256: r.size for r in own})
+
+
+def _segment_size(store: Store, row: tuple[str, str, str]) -> int:
+    _, bundle_file, prefix = row
+    with zipfile.ZipFile(store.home / STORED_DIR / bundle_file) as source:
+        return sum(source.getinfo(prefix + name).file_size
+                   for name in (fmt.MANIFEST, fmt.SIGNATURE, fmt.PAYLOAD))
+
+
+def _write(job: _Job, temp: Path, seq: int, pick: split.Part | None, *,
+           durable: bool) -> tuple[int, int, int, int]:
+    """Write the bundle `seq` into `temp` (flushed to disk if `durable`): everything
+    for the receiver, or the part `pick` of a split export."""
+    store, mine = job.store, job.mine
     newest = int(store.conn.execute("SELECT coalesce(max(seq), 0) FROM change_set")
                  .fetchone()[0])
-    since = 0 if full else peer.since
     with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         with zf.open(fmt.PAYLOAD, "w", force_zip64=True) as handle:
-            payload = _write_own(store, handle, mine, hierarchy, receiver, upward, since)
+            payload = _write_own(job.lines(), handle, None if pick is None else pick.lines)
         relayed = [_copy_segment(store, zf, row) for row in
-                   _segments_to_relay(store, receiver, upward, peer, full, hierarchy)]
+                   (job.relayed() if pick is None else pick.relayed)]
         own = bundle_files.own_files(store, payload.files)
-        carried = bundle_files.to_carry(store.conn, [*own, *bundle_files.relayed_files(
-            store.conn, [r["segment"] for r in relayed])], peer.acks, full)
+        if pick is None:
+            carried = bundle_files.to_carry(store.conn, [*own, *bundle_files.relayed_files(
+                store.conn, [r["segment"] for r in relayed])], job.peer.acks, job.full)
+        else:
+            carried = [pick.carries[sha256] for sha256 in sorted(pick.carries)]
         bundle_files.write_members(store, zf, carried)
-        bundle_files.record(store.conn, fmt.segment_id(mine.key_id, receiver, seq), own)
-        manifest = _manifest(store, mine, receiver, seq, payload, relayed)
+        bundle_files.record(store.conn, fmt.segment_id(mine.key_id, job.receiver, seq), own)
+        manifest = _manifest(store, mine, job.receiver, seq, payload, relayed)
         for key, refs in (("files", own), ("carries", carried)):
             if refs:  # optional: a bundle without files reads as before
                 manifest[key] = [{"sha256": r.sha256, "size": r.size} for r in refs]
         raw = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode()
         zf.writestr(fmt.MANIFEST, raw)
-        comment = fmt.trusted_comment(mine.unit, receiver, seq)
-        zf.writestr(fmt.SIGNATURE, sign(secret, raw, comment,
+        comment = fmt.trusted_comment(mine.unit, job.receiver, seq)
+        zf.writestr(fmt.SIGNATURE, sign(job.secret, raw, comment,
                                         f"villagebook bundle signed by key {mine.key_id}"))
-    with temp.open("rb+") as handle:
-        os.fsync(handle.fileno())
+    if durable:
+        with temp.open("rb+") as handle:
+            os.fsync(handle.fileno())
     return newest, payload.sets, payload.changes, len(relayed)
 
 
-def _write_own(store: Store, handle: IO[bytes], mine: trust.TrustedKey,
-               hierarchy: trust.Hierarchy, receiver: str, upward: bool,
-               since: int) -> _Payload:
+def _write_own(lines: Iterator[tuple[bytes, int, str | None]], handle: IO[bytes],
+               chosen: set[int] | None) -> _Payload:
+    """Write the change sets (those at the positions `chosen`, or all) into the payload."""
     payload = _Payload()
     digest = hashlib.sha256()
-    for line, count in _own_lines(store, mine, hierarchy, receiver, upward, since,
-                                  payload.files):
+    for index, (line, count, sha256) in enumerate(lines):
+        if chosen is not None and index not in chosen:
+            continue
         handle.write(line)
         digest.update(line)
         payload.size += len(line)
         payload.sets += 1
         payload.changes += count
+        if sha256 is not None:
+            payload.files.add(sha256)
     payload.sha256 = digest.hexdigest()
     return payload
 
 
 def _own_lines(store: Store, mine: trust.TrustedKey, hierarchy: trust.Hierarchy,
-               receiver: str, upward: bool, since: int,
-               hashes: set[str]) -> Iterator[tuple[bytes, int]]:
-    """This device's change sets, each cut to the fields the receiver will accept
-    (the files written attachments point at are added to `hashes`).
+               receiver: str, upward: bool,
+               since: int) -> Iterator[tuple[bytes, int, str | None]]:
+    """This device's change sets, each cut to the fields the receiver will accept,
+    with its count of fields and the file it points at (a written attachment's).
 
     Sets stamped beyond the drift bound of this laptop's clock are left out: the
     clock was set right since, and `Store.settle_clock` re-dated them as new sets.
@@ -273,12 +372,14 @@ def _own_lines(store: Store, mine: trust.TrustedKey, hierarchy: trust.Hierarchy,
                 "unit": unit, "fields": fields}
         if replaces:
             line["replaces"] = replaces
-        if entity == "attachment" and isinstance(fields.get("sha256"), str):
-            hashes.add(fields["sha256"])
-        yield (encode(line) + "\n").encode("utf-8"), len(fields)
+        sha256 = fields.get("sha256") if entity == "attachment" else None
+        if isinstance(sha256, str) and _pruned(store, record_id, sha256):
+            continue  # a removed attachment every neighbour held (check --prune)
+        yield ((encode(line) + "\n").encode("utf-8"), len(fields),
+               sha256 if isinstance(sha256, str) else None)
 
 
-def _segments_to_relay(store: Store, receiver: str, upward: bool, peer: _Peer, full: bool,
+def _segments_to_relay(store: Store, receiver: str, upward: bool, peer: PeerState, full: bool,
                        hierarchy: trust.Hierarchy) -> list[tuple[str, str, str]]:
     node = store.node
     # Only segments of keys the receiver can come to trust: a device nobody of its
@@ -297,9 +398,24 @@ def _segments_to_relay(store: Store, receiver: str, upward: bool, peer: _Peer, f
             (origin != node.unit_code and hierarchy.below(node.unit_code, origin))
             or hierarchy.below(origin, receiver))
         stream, number = fmt.stream_of(segment)
-        if inside and (full or peer.lacks(stream, number)):
+        if inside and (full or peer.lacks(stream, number)) and not (
+                full and _lacks_files(store, segment)):
             chosen.append((segment, bundle_file, prefix))
     return chosen
+
+
+def _pruned(store: Store, record_id: str, sha256: str) -> bool:
+    """Whether an attachment's file went in a prune: not held, and the attachment
+    removed here (a live one's missing file is refused by `own_files`)."""
+    return not files.has_blob(store.home, sha256) and store.conn.execute(
+        "SELECT 1 FROM attachment WHERE id = ?", (record_id,)).fetchone() is None
+
+
+def _lacks_files(store: Store, segment: str) -> bool:
+    """Whether a held segment lists a file pruned here since (every neighbour held it:
+    only `--full` would send it again)."""
+    return any(not files.has_blob(store.home, sha256) for (sha256,) in store.conn.execute(
+        "SELECT sha256 FROM sync_segment_file WHERE segment_id = ?", (segment,)))
 
 
 def _copy_segment(store: Store, zf: zipfile.ZipFile,
