@@ -66,6 +66,17 @@ def is_busy(error: BaseException | None) -> bool:
     return "locked" in str(error).lower() or "busy" in str(error).lower()
 
 
+def is_read_only(error: BaseException | None) -> bool:
+    """Whether `error` is SQLite's "attempt to write a readonly database" (SQLITE_READONLY):
+    the home's file or folder is write-protected."""
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return bool(code & 0xFF == sqlite3.SQLITE_READONLY)
+    return "readonly" in str(error).lower()
+
+
 def _begin_immediate(conn: sqlite3.Connection) -> None:
     """BEGIN IMMEDIATE, waiting for our turn: each try waits the busy timeout, and tries
     repeat until `WRITE_PATIENCE_S` has passed (a merge in another process may run long)."""
