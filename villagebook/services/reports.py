@@ -14,8 +14,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import errno
-import os
-import tempfile
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +38,7 @@ from villagebook.services.errors import Refused
 from villagebook.services.evaluation import summarise
 from villagebook.services.explain import award_label, explain_line
 from villagebook.services.ranking import rank, ranked_units
+from villagebook.store import durable
 from villagebook.store.node import Store
 
 KINDS = ("case", "problem", "rank")
@@ -241,20 +240,9 @@ def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
         raise Refused("{path} is a folder; give a file name ending in .xlsx or .csv",
                       path=str(out))
     try:
-        handle, temporary = tempfile.mkstemp(prefix=".report-", suffix=target.suffix,
-                                             dir=target.parent if str(target.parent) else ".")
-        os.close(handle)
+        durable.write_atomically(target, write)
     except OSError as error:
         raise _cannot_write(out, error) from None
-    try:
-        write(Path(temporary))
-        os.replace(temporary, target)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        raise _cannot_write(out, error) from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _write_csv(report: Report, path: Path, *, by_sheet: bool) -> None:
