@@ -61,7 +61,7 @@ def demo(obj: Context, cases: int, problems: int, seed: int) -> None:
 def import_(obj: Context, file: Path, kind: str | None) -> None:
     """Load cases or ledger rows from .xlsx or .csv; all rows or none."""
     from villagebook.services.importer import ImportRejected, import_file
-    from villagebook.services.messages import describe_field_error
+    from villagebook.services.messages import describe_field_error, safe_text
 
     with user_errors(kind), obj.open() as store:
         try:
@@ -77,7 +77,7 @@ def import_(obj: Context, file: Path, kind: str | None) -> None:
     click.echo(_("Took row {row} as the header row").format(row=summary.header_row))
     if summary.ignored_columns:
         click.echo(_("Ignored columns: {columns}").format(
-            columns=", ".join(summary.ignored_columns)))
+            columns=", ".join(safe_text(column) for column in summary.ignored_columns)))
     message = (_("Imported {count} cases") if summary.kind == "case"
                else _("Imported {count} problems"))
     click.echo(message.format(count=summary.imported))
