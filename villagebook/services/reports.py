@@ -11,6 +11,7 @@ so a crash never leaves half a report under the real name.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import errno
@@ -294,7 +295,31 @@ def _write_xlsx(report: Report, path: Path, *, by_sheet: bool) -> None:
         sheet.append([cells.header(text) for text in headers])
         for row in rows:
             sheet.append([cells.value(index, value) for index, value in enumerate(row)])
-    book.save(path)
+    _save_closing(book, path)
+
+
+def _save_closing(book: Any, path: Path) -> None:
+    """`book.save(path)`, but the zip is closed on every path: openpyxl leaves it open
+    when a write fails (a full disk), and its `__del__` would later print a traceback
+    while trying to finish the file on that same full disk."""
+    import zipfile
+
+    from openpyxl.writer.excel import ExcelWriter
+
+    if not book.worksheets:
+        book.create_sheet()
+    book.properties.modified = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    archive = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+    try:
+        ExcelWriter(book, archive).write_data()
+        archive.close()
+    except BaseException:
+        with contextlib.suppress(OSError, ValueError):
+            archive.close()  # finishing the zip may fail on the same full disk
+        if archive.fp is not None:  # close gave up half-way: drop the file handle
+            archive.fp.close()
+            archive.fp = None
+        raise
 
 
 def _letter(column: int) -> str:
