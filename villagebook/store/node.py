@@ -22,7 +22,7 @@ from villagebook.domain.clock import (
 )
 from villagebook.domain.enums import Role
 from villagebook.store import db
-from villagebook.store.home import database_path
+from villagebook.store.home import PRIVATE_UMASK, database_path, keep_private
 
 #: Tests and demos may pin the wall clock (ISO 8601) to play a laptop whose clock is wrong.
 NOW_ENV = "VILLAGEBOOK_NOW"
@@ -65,8 +65,14 @@ class Store:
 
     def __init__(self, home: Path, *, wall_ms: Callable[[], int] = system_ms) -> None:
         self.home = home
-        home.mkdir(parents=True, exist_ok=True)
-        self.conn: sqlite3.Connection = db.connect(database_path(home))
+        previous = os.umask(PRIVATE_UMASK) if os.name == "posix" else None
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+            self.conn: sqlite3.Connection = db.connect(database_path(home))
+        finally:
+            if previous is not None:
+                os.umask(previous)
+        keep_private(home)
         self._wall_ms = wall_ms
         self._node: NodeInfo | None = None
         #: Own changes re-dated by this Store (the laptop's clock had been set right).
