@@ -27,6 +27,8 @@ DISK_FULL = N_("The disk is full; nothing was saved. Free some space and try aga
 FUTURE_SCHEMA = N_("This home was written by a newer VillageBook; please upgrade")
 DAMAGED = N_("The database file is damaged or not a VillageBook database")
 CLOCK_AHEAD = N_("A timestamp lies {days:.0f} days in the future; check this laptop's clock")
+READ_ONLY_AT = N_("This home ({home}) cannot be written (a write-protected disk or "
+                  "folder?); nothing was changed")
 READ_ONLY = N_("This home cannot be written (a write-protected disk or folder?); "
                        "nothing was changed")
 CANNOT_USE = N_("Cannot use {path}: {reason}")
@@ -41,6 +43,13 @@ def _refused(error: BaseException, entity: str | None) -> str:
 def _clock(error: BaseException, _entity: str | None) -> str:
     assert isinstance(error, ClockDriftError)
     return _(CLOCK_AHEAD).format(days=error.ahead_days)
+
+
+def _read_only(error: BaseException, _entity: str | None) -> str:
+    home = getattr(error, "home", None)
+    if home is None:
+        return _(READ_ONLY)
+    return _(READ_ONLY_AT).format(home=safe_text(home))
 
 
 def _os_error(error: BaseException, _entity: str | None) -> str:
@@ -58,7 +67,7 @@ FAILURES: tuple[tuple[Callable[[BaseException], bool], Explain], ...] = (
     (lambda e: isinstance(e, (Refused, ValidationError)), _refused),
     (lambda e: isinstance(e, FutureSchemaError), _fixed(FUTURE_SCHEMA)),
     (lambda e: isinstance(e, ClockDriftError), _clock),
-    (is_read_only, _fixed(READ_ONLY)),
+    (is_read_only, _read_only),
     (lambda e: isinstance(e, (sqlite3.OperationalError, OSError)) and disk_full(e),
      _fixed(DISK_FULL)),
     (is_busy, _refused),

@@ -65,20 +65,32 @@ class Store:
 
     def __init__(self, home: Path, *, wall_ms: Callable[[], int] = system_ms) -> None:
         self.home = home
-        previous = os.umask(PRIVATE_UMASK) if os.name == "posix" else None
-        try:
-            home.mkdir(parents=True, exist_ok=True)
-            self.conn: sqlite3.Connection = db.connect(database_path(home))
-        finally:
-            if previous is not None:
-                os.umask(previous)
-        keep_private(home)
+        path = database_path(home)
+        #: Whether this home cannot be written: reads work, writes raise `HomeReadOnly`.
+        self.read_only = path.exists() and not db.writable(path)
+        if self.read_only:
+            self.conn: sqlite3.Connection = db.connect_read_only(path)
+        else:
+            self.conn = self._open_private(path)
         self._wall_ms = wall_ms
         self._node: NodeInfo | None = None
         #: Own changes re-dated by this Store (the laptop's clock had been set right).
         self.redated = 0
         #: The clocks as this Store's first write found them (None: it wrote nothing).
         self.clock_at_write: ClockReading | None = None
+
+    @staticmethod
+    def _open_private(path: Path) -> sqlite3.Connection:
+        """Create (if needed) and open the home and its database, owner-only on POSIX."""
+        previous = os.umask(PRIVATE_UMASK) if os.name == "posix" else None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = db.connect(path)
+        finally:
+            if previous is not None:
+                os.umask(previous)
+        keep_private(path.parent)
+        return conn
 
     def close(self) -> None:
         """Close the connection (committed data is already durable)."""
@@ -96,6 +108,8 @@ class Store:
 
         `bulk` gives a large write (a merge, an import) a bigger page cache while it runs.
         """
+        if self.read_only:
+            raise db.HomeReadOnly(self.home)
         if not bulk:
             with db.transaction(self.conn) as conn:
                 yield conn
