@@ -11,7 +11,6 @@ Heavy modules are imported inside commands so `--help` and the app start fast.
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -23,7 +22,6 @@ import click
 
 from villagebook import __version__
 from villagebook.i18n import _, detect_language, set_language
-from villagebook.store.db import disk_full, is_busy
 
 if TYPE_CHECKING:
     from villagebook.store.node import Store
@@ -81,35 +79,17 @@ def fail(message: str) -> NoReturn:
 
 @contextmanager
 def user_errors(entity: str | None = None) -> Iterator[None]:
-    """Turn every refusal we know into one translated line and exit 1."""
-    from villagebook.domain.clock import ClockDriftError
-    from villagebook.domain.validation import ValidationError
-    from villagebook.services.errors import Refused
-    from villagebook.services.messages import describe
-    from villagebook.store.migrations import FutureSchemaError
+    """Turn every failure `explain_failure` knows into one translated line and exit 1;
+    any other is an internal error (exit 3, error.log)."""
+    from villagebook.services.failures import explain_failure
 
     try:
         yield
-    except (Refused, ValidationError) as error:
-        fail(describe(error, entity))
-    except FutureSchemaError:
-        fail(_("This home was written by a newer VillageBook; please upgrade"))
-    except ClockDriftError as error:
-        fail(_("A timestamp lies {days:.0f} days in the future; check this laptop's clock")
-             .format(days=error.ahead_days))
-    except sqlite3.OperationalError as error:
-        if disk_full(error):
-            fail(_("The disk is full; nothing was saved. Free some space and try again"))
-        if is_busy(error):  # another process wrote for longer than a write waits
-            fail(describe(error))
-        raise
-    except sqlite3.DatabaseError:
-        fail(_("The database file is damaged or not a VillageBook database"))
-    except OSError as error:
-        if disk_full(error):  # a write's ENOSPC names no file: say what it means instead
-            fail(_("The disk is full; nothing was saved. Free some space and try again"))
-        fail(_("Cannot use {path}: {reason}").format(
-            path=error.filename or "", reason=error.strerror or error))
+    except Exception as error:
+        sentence = explain_failure(error, entity)
+        if sentence is None:
+            raise
+        fail(sentence)
 
 
 pass_context = click.make_pass_decorator(Context)

@@ -57,15 +57,17 @@ def demo(obj: Context, cases: int, problems: int, seed: int) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--kind", type=click.Choice(["case", "problem"]), default=None,
               help="What the rows are (default: guessed from the headers).")
+@click.option("--again", is_flag=True,
+              help="Import rows this node imported before once more (default: refuse the file).")
 @pass_context
-def import_(obj: Context, file: Path, kind: str | None) -> None:
+def import_(obj: Context, file: Path, kind: str | None, again: bool) -> None:
     """Load cases or ledger rows from .xlsx or .csv; all rows or none."""
     from villagebook.services.importer import ImportRejected, import_file
-    from villagebook.services.messages import describe_field_error
+    from villagebook.services.messages import describe_field_error, safe_text
 
     with user_errors(kind), obj.open() as store:
         try:
-            summary = import_file(store, file, kind)
+            summary = import_file(store, file, kind, again=again)
         except ImportRejected as rejected:
             for problem in rejected.problems:
                 for error in problem.errors:
@@ -77,7 +79,7 @@ def import_(obj: Context, file: Path, kind: str | None) -> None:
     click.echo(_("Took row {row} as the header row").format(row=summary.header_row))
     if summary.ignored_columns:
         click.echo(_("Ignored columns: {columns}").format(
-            columns=", ".join(summary.ignored_columns)))
+            columns=", ".join(safe_text(column) for column in summary.ignored_columns)))
     message = (_("Imported {count} cases") if summary.kind == "case"
                else _("Imported {count} problems"))
     click.echo(message.format(count=summary.imported))

@@ -267,17 +267,16 @@ class VillageBookApp(App[None]):
 
     def report_failed_worker(self, worker: Worker[object]) -> None:
         """One place for failed workers: a calm sentence, never a traceback."""
-        from villagebook.domain.validation import ValidationError
-        from villagebook.services.errors import Refused
-        from villagebook.services.messages import describe, safe_text
-        from villagebook.store.db import is_busy
+        from villagebook.services.failures import explain_failure
+        from villagebook.services.messages import safe_text
 
         error = worker.error
-        if isinstance(error, (Refused, ValidationError)) or (error and is_busy(error)):
-            text = safe_text(describe(error))
-        else:
+        text = explain_failure(error)
+        if text is None:
             self.log.error(repr(error))
             text = _("Something went wrong: {problem}").format(problem=safe_text(error))
+        else:
+            text = safe_text(text)
         self.notify(text, severity="error", markup=False, timeout=8)
 
 

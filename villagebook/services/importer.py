@@ -25,6 +25,7 @@ from typing import Any
 from villagebook.domain.fields import CASE, PROBLEM, Entity
 from villagebook.domain.validation import FieldError, ValidationError, validate
 from villagebook.i18n import translate
+from villagebook.services import import_memory
 from villagebook.services.cells import typed_text
 from villagebook.services.errors import Refused
 from villagebook.services.records import bulk_create, new_id
@@ -41,6 +42,17 @@ from villagebook.store.node import Store
 HEADER_SEARCH_ROWS = 10
 _HEADER_NOISE = re.compile(r"[\s*＊:：]|[（(]必填[)）]|[（(]选填[)）]")
 _CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+class ImportedBefore(Refused):
+    """Rows of the file were imported before; nothing was imported."""
+
+    def __init__(self, file: str, before: int, total: int) -> None:
+        super().__init__("{before} of the {total} rows of {file} were imported before; "
+                         "nothing was imported. To import them again, add --again",
+                         before=before, total=total, file=file)
+        self.before = before
+        self.total = total
 
 
 @dataclass(frozen=True)
@@ -207,8 +219,12 @@ def _columns(entity: Entity, headers: Sequence[Any]) -> tuple[dict[int, str], li
     return columns, ignored
 
 
-def import_file(store: Store, path: Path, kind: str | None = None) -> ImportSummary:
-    """Import every row of `path` as cases or problems of this node's unit, or none."""
+def import_file(store: Store, path: Path, kind: str | None = None, *,
+                again: bool = False) -> ImportSummary:
+    """Import every row of `path` as cases or problems of this node's unit, or none.
+
+    A file holding rows this node imported before is refused (`ImportedBefore`) unless
+    `again`; see `import_memory` for the rule."""
     numbered = list(_numbered(read_rows(path)))
     if not numbered:
         raise Refused("{file} has no rows", file=path.name)
@@ -226,19 +242,26 @@ def import_file(store: Store, path: Path, kind: str | None = None) -> ImportSumm
         labels = ", ".join(translate(entity.field(name).label, "zh") for name in missing)
         raise Refused("The header row (row {row}) lacks required columns: {columns}",
                       row=header_number, columns=labels)
-    items, problems = _validated_rows(store, entity, columns, data)
+    items, digests, problems = _validated_rows(store, entity, columns, data)
     if problems:
         raise ImportRejected(entity.name, problems)
-    imported = bulk_create(store, entity.name, items)
+    before = import_memory.count_imported(store, entity.name, digests)
+    if before and not again:
+        raise ImportedBefore(path.name, before, len(items))
+    with store.transaction(bulk=True):
+        imported = bulk_create(store, entity.name, items)
+        ids = (record_id for record_id, _unit, _data in items)
+        import_memory.remember(store, entity.name, zip(ids, digests, strict=True))
     return ImportSummary(entity.name, imported, ignored, header_number)
 
 
 def _validated_rows(
     store: Store, entity: Entity, columns: dict[int, str],
     rows: Sequence[tuple[int, list[Any]]],
-) -> tuple[list[tuple[str, str, dict[str, Any]]], list[RowProblem]]:
+) -> tuple[list[tuple[str, str, dict[str, Any]]], list[str], list[RowProblem]]:
     unit = store.node.unit_code
     items: list[tuple[str, str, dict[str, Any]]] = []
+    digests: list[str] = []
     problems: list[RowProblem] = []
     for number, row in rows:
         data: dict[str, Any] = {name: row[index] if index < len(row) else None
@@ -264,4 +287,5 @@ def _validated_rows(
             problems.append(RowProblem(number, tuple(errors)))
         else:
             items.append((new_id(store), unit, data))
-    return items, problems
+            digests.append(import_memory.row_digest(entity.name, parsed))
+    return items, digests, problems

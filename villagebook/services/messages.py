@@ -40,6 +40,8 @@ def _localise(value: Any) -> Any:
         return _(value)
     if isinstance(value, FieldError):  # a validation problem quoted inside a sentence
         return _(value.message).format(**_localise_params(value.params))
+    if isinstance(value, str):  # quoted input (a cell, a file name, a bundle's field)
+        return safe_text(value)
     return value
 
 
@@ -51,7 +53,7 @@ def field_label(entity_name: str | None, field_name: str) -> str:
             return _(entity.field(field_name).label)
         except KeyError:
             pass
-    return field_name
+    return safe_text(field_name)
 
 
 #: What a write that waited in vain for another process says (see `store.db.HomeBusy`).

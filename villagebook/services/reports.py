@@ -11,11 +11,10 @@ so a crash never leaves half a report under the real name.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import errno
-import os
-import tempfile
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from villagebook.services.errors import Refused
 from villagebook.services.evaluation import summarise
 from villagebook.services.explain import award_label, explain_line
 from villagebook.services.ranking import rank, ranked_units
+from villagebook.store import durable
 from villagebook.store.node import Store
 
 KINDS = ("case", "problem", "rank")
@@ -241,20 +241,9 @@ def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
         raise Refused("{path} is a folder; give a file name ending in .xlsx or .csv",
                       path=str(out))
     try:
-        handle, temporary = tempfile.mkstemp(prefix=".report-", suffix=target.suffix,
-                                             dir=target.parent if str(target.parent) else ".")
-        os.close(handle)
+        durable.write_atomically(target, write)
     except OSError as error:
         raise _cannot_write(out, error) from None
-    try:
-        write(Path(temporary))
-        os.replace(temporary, target)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        raise _cannot_write(out, error) from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _write_csv(report: Report, path: Path, *, by_sheet: bool) -> None:
@@ -306,7 +295,31 @@ def _write_xlsx(report: Report, path: Path, *, by_sheet: bool) -> None:
         sheet.append([cells.header(text) for text in headers])
         for row in rows:
             sheet.append([cells.value(index, value) for index, value in enumerate(row)])
-    book.save(path)
+    _save_closing(book, path)
+
+
+def _save_closing(book: Any, path: Path) -> None:
+    """`book.save(path)`, but the zip is closed on every path: openpyxl leaves it open
+    when a write fails (a full disk), and its `__del__` would later print a traceback
+    while trying to finish the file on that same full disk."""
+    import zipfile
+
+    from openpyxl.writer.excel import ExcelWriter
+
+    if not book.worksheets:
+        book.create_sheet()
+    book.properties.modified = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    archive = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+    try:
+        ExcelWriter(book, archive).write_data()
+        archive.close()
+    except BaseException:
+        with contextlib.suppress(OSError, ValueError):
+            archive.close()  # finishing the zip may fail on the same full disk
+        if archive.fp is not None:  # close gave up half-way: drop the file handle
+            archive.fp.close()
+            archive.fp = None
+        raise
 
 
 def _letter(column: int) -> str:

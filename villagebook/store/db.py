@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -49,6 +50,43 @@ def connect(path: Path | str, *, upgrade: bool = True) -> sqlite3.Connection:
     return conn
 
 
+def writable(path: Path) -> bool:
+    """Whether a database at `path` can be written: its folder and, if it exists, the
+    file itself (a write-protected stick or a locked-down profile says no)."""
+    if not os.access(path.parent, os.W_OK):
+        return False
+    return not path.exists() or os.access(path, os.W_OK)
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open an existing database that cannot be written, for reading only.
+
+    With no WAL file beside it (the last writer closed cleanly) the file is opened
+    `immutable` (SQLite needs no -shm, which it could not create); with one, `mode=ro`
+    reads through it. Every write then fails with SQLITE_READONLY (`is_read_only`).
+    A database that would need a schema step cannot be read here: `HomeReadOnly`.
+    """
+    from villagebook.store.migrations import all_steps, schema_version
+
+    wal = path.with_name(path.name + "-wal")
+    flag = "mode=ro" if wal.exists() else "immutable=1"
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{flag}", uri=True,
+                           isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if schema_version(conn) < len(all_steps()):
+        conn.close()
+        raise HomeReadOnly(path.parent)
+    return conn
+
+
+class HomeReadOnly(sqlite3.OperationalError):
+    """This home's folder or database cannot be written; nothing was changed."""
+
+    def __init__(self, home: Path) -> None:
+        super().__init__(f"attempt to write a readonly database in {home}")
+        self.home = home
+
+
 class HomeBusy(sqlite3.OperationalError):
     """Another process kept this home's write lock for longer than `WRITE_PATIENCE_S`;
     nothing was written."""
@@ -64,6 +102,19 @@ def is_busy(error: BaseException | None) -> bool:
     if code is not None:
         return bool(code & 0xFF == sqlite3.SQLITE_BUSY)
     return "locked" in str(error).lower() or "busy" in str(error).lower()
+
+
+def is_read_only(error: BaseException | None) -> bool:
+    """Whether `error` is SQLite's "attempt to write a readonly database" (SQLITE_READONLY):
+    the home's file or folder is write-protected."""
+    if isinstance(error, HomeReadOnly):
+        return True
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return bool(code & 0xFF == sqlite3.SQLITE_READONLY)
+    return "readonly" in str(error).lower()
 
 
 def _begin_immediate(conn: sqlite3.Connection) -> None:

@@ -91,7 +91,7 @@ def write_pending(home: Path, chunks: Iterator[bytes], limit: int) -> PendingBlo
     """Write `chunks` to a flushed temporary file, hashing as it goes; FileTooLarge
     (and no file left) past `limit` bytes."""
     temp_dir = files_path(home) / _TEMP_DIR
-    temp_dir.mkdir(parents=True, exist_ok=True)
+    temp_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     _sweep(temp_dir)
     handle, name = tempfile.mkstemp(dir=temp_dir, prefix="incoming-")
     digest, size = hashlib.sha256(), 0
@@ -124,7 +124,7 @@ def commit(home: Path, pending: PendingBlob) -> Path:
     if target.is_file() and target.stat().st_size == pending.size:
         pending.temp.unlink(missing_ok=True)
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.replace(pending.temp, target)
     _fsync_dir(target.parent)
     return target
@@ -154,7 +154,7 @@ def blob_state(home: Path, sha256: str) -> str:
 def copy_out(home: Path, sha256: str, target: Path) -> bool:
     """Copy a held file to `target` (atomically, checking its hash on the way);
     False, and nothing written, if the held bytes do not match their hash."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(dir=target.parent, prefix=".villagebook-")
     digest = hashlib.sha256()
     try:

@@ -172,10 +172,16 @@ def all_steps() -> tuple[Step, ...]:
     Each area of the app keeps its steps in its own module so that work on one
     area never edits another's history; names, not positions, say what is applied.
     """
-    from villagebook.store import schema_evaluation, schema_evidence, schema_sync, schema_tui
+    from villagebook.store import (
+        schema_evaluation,
+        schema_evidence,
+        schema_inputs,
+        schema_sync,
+        schema_tui,
+    )
 
     return (CORE_STEPS + schema_sync.STEPS + schema_evaluation.STEPS + schema_tui.STEPS
-            + schema_evidence.STEPS)
+            + schema_evidence.STEPS + schema_inputs.STEPS)
 
 
 class FutureSchemaError(Exception):

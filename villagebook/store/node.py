@@ -22,7 +22,7 @@ from villagebook.domain.clock import (
 )
 from villagebook.domain.enums import Role
 from villagebook.store import db
-from villagebook.store.home import database_path
+from villagebook.store.home import PRIVATE_UMASK, database_path, keep_private
 
 #: Tests and demos may pin the wall clock (ISO 8601) to play a laptop whose clock is wrong.
 NOW_ENV = "VILLAGEBOOK_NOW"
@@ -65,14 +65,32 @@ class Store:
 
     def __init__(self, home: Path, *, wall_ms: Callable[[], int] = system_ms) -> None:
         self.home = home
-        home.mkdir(parents=True, exist_ok=True)
-        self.conn: sqlite3.Connection = db.connect(database_path(home))
+        path = database_path(home)
+        #: Whether this home cannot be written: reads work, writes raise `HomeReadOnly`.
+        self.read_only = path.exists() and not db.writable(path)
+        if self.read_only:
+            self.conn: sqlite3.Connection = db.connect_read_only(path)
+        else:
+            self.conn = self._open_private(path)
         self._wall_ms = wall_ms
         self._node: NodeInfo | None = None
         #: Own changes re-dated by this Store (the laptop's clock had been set right).
         self.redated = 0
         #: The clocks as this Store's first write found them (None: it wrote nothing).
         self.clock_at_write: ClockReading | None = None
+
+    @staticmethod
+    def _open_private(path: Path) -> sqlite3.Connection:
+        """Create (if needed) and open the home and its database, owner-only on POSIX."""
+        previous = os.umask(PRIVATE_UMASK) if os.name == "posix" else None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = db.connect(path)
+        finally:
+            if previous is not None:
+                os.umask(previous)
+        keep_private(path.parent)
+        return conn
 
     def close(self) -> None:
         """Close the connection (committed data is already durable)."""
@@ -90,6 +108,8 @@ class Store:
 
         `bulk` gives a large write (a merge, an import) a bigger page cache while it runs.
         """
+        if self.read_only:
+            raise db.HomeReadOnly(self.home)
         if not bulk:
             with db.transaction(self.conn) as conn:
                 yield conn

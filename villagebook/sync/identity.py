@@ -100,7 +100,7 @@ def set_up_node(
     with store.transaction():
         node = init_node(store, role, unit_code, name, parent_code, kind=kind)
         secret = SecretKey.generate()
-        secret_path.parent.mkdir(parents=True, exist_ok=True)
+        secret_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         secret.save(secret_path)
         public = secret.public_key()
         identity = age_keys.new_identity(secret_path.parent)

@@ -11,12 +11,12 @@ a copy that a later relay would trust.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from villagebook.store import durable
 from villagebook.sync import format as fmt
 from villagebook.sync.archive import SafeArchive
 
@@ -58,13 +58,5 @@ def _durably(folder: Path, name: str, write: Callable[[Path], object]) -> str:
     target = folder / name
     if target.exists():
         return name
-    temp = folder / f".{name}.part"
-    try:
-        write(temp)
-        with temp.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)  # no half copy left on a disk that may be full
-        raise
+    durable.write_atomically(target, write)
     return name

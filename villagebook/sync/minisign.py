@@ -49,6 +49,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from villagebook.store.durable import fsync_directory
+
 __all__ = [
     "DEFAULT_UNTRUSTED_COMMENT",
     "MAX_SIGNATURE_TEXT_BYTES",
@@ -304,7 +306,7 @@ class SecretKey:
             _publish_without_overwrite(temp, path)
         finally:
             temp.unlink(missing_ok=True)
-        _fsync_directory(path.parent)
+        fsync_directory(path.parent)
 
     @classmethod
     def load(cls, path: Path) -> SecretKey:
@@ -379,24 +381,6 @@ def _publish_without_overwrite(temp: Path, path: Path) -> None:
         if path.exists() or path.is_symlink():
             raise FileExistsError(f"refusing to overwrite existing key file {path}") from None
         os.replace(temp, path)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the new directory entry itself survive a power cut. Windows cannot
-    # open directories, and its NTFS journal covers this anyway.
-    if os.name == "nt":
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        # Some filesystems (FUSE, network mounts) refuse to fsync a directory. The
-        # key file is complete and in place already; failing now would only make
-        # the caller believe the save did not happen.
-        pass
 
 
 @dataclass(frozen=True)
