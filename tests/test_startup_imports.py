@@ -34,6 +34,7 @@ OURS = {
     "villagebook.store.home", "villagebook.store.migrations",
     "villagebook.store.migrations_base", "villagebook.store.node",
     "villagebook.store.schema_evaluation", "villagebook.store.schema_evidence",
+    "villagebook.store.schema_inputs",
     "villagebook.store.schema_sync", "villagebook.store.schema_tui",
     "villagebook.store.search_index",
 }
