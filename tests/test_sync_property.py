@@ -1,6 +1,7 @@
 """Order-independence, as a property: four nodes (two laptops of one village, the
 township, the district) make random edits, deletes and scores, swap bundles in
-random orders with duplicates, and after a final round all print the same dump.
+random orders with duplicates (the laptops also directly with each other, the
+township a third party), and after a final round all print the same dump.
 
 Their clocks disagree: each may run a few hours fast or slow (within the drift
 bound), or jump ten years ahead and later be set right. What a node stamps in the
@@ -29,7 +30,8 @@ from villagebook.sync.merge import merge_file
 
 NAMES = ("a", "b", "t", "d")
 LAPTOPS = ("a", "b")
-NEIGHBOURS = {"a": ("t",), "b": ("t",), "t": ("a", "b", "d"), "d": ("t",)}
+#: The two laptops also swap bundles directly (`export --to` their own unit).
+NEIGHBOURS = {"a": ("t", "b"), "b": ("t", "a"), "t": ("a", "b", "d"), "d": ("t",)}
 UNITS = {"a": VILLAGE[0], "b": VILLAGE[0], "t": TOWNSHIP[0], "d": DISTRICT[0]}
 HOUR = 3600 * 1000
 #: Clock errors within the drift bound (no two further apart than 24 hours).
@@ -72,6 +74,8 @@ _ops = st.one_of(
     st.tuples(st.just("delete"), st.sampled_from(LAPTOPS), st.integers(0, 3)),
     st.tuples(st.just("score"), st.just("d"), st.integers(0, 3), st.integers(0, 100)),
     st.tuples(st.just("send"), st.sampled_from(NAMES), st.integers(0, 2)),
+    # One laptop writes a bundle for the other (NEIGHBOURS[laptop][1]).
+    st.tuples(st.just("send"), st.sampled_from(LAPTOPS), st.just(1)),
     st.tuples(st.just("merge"), st.sampled_from(NAMES), st.integers(0, 1000)),
     st.tuples(st.just("skew"), st.sampled_from(NAMES), st.sampled_from(SKEWS)),
     # A laptop's clock jumps ten years ahead; later someone sets it right.
@@ -86,6 +90,7 @@ class World:
         self.nodes = {name: Store(root / name, wall_ms=self._wall(name)) for name in NAMES}
         self.inbox: dict[str, list[Path]] = {name: [] for name in NAMES}
         self.count = 0
+        self.direct = 0  # bundles one laptop wrote for the other
 
     def _wall(self, name: str) -> Callable[[], int]:
         return lambda: system_ms() + self.offset[name]
@@ -110,6 +115,7 @@ class World:
 
     def send(self, source: str, target: str, *, full: bool = False) -> None:
         self.count += 1
+        self.direct += source in LAPTOPS and target in LAPTOPS
         folder = self.root / "sticks" / str(self.count)
         self.inbox[target].append(send(self.nodes[source], folder, UNITS[target], full=full))
 
@@ -196,6 +202,7 @@ def test_any_merge_order_on_any_node_gives_the_same_dump(
         aside = sum(s.conn.execute("SELECT count(*) FROM sync_held").fetchone()[0]
                     for s in world.nodes.values())
         event("some held aside" if aside else "none held aside")
+        event("laptops met directly" if world.direct else "laptops met only at the township")
         assert len(set(dumps.values())) == 1, {n: d[:300] for n, d in dumps.items()}
     finally:
         world.close()

@@ -73,11 +73,19 @@ def receiver_of(store: Store, to: str | None) -> tuple[str, bool]:
         raise Refused("This node has no parent unit; name the receiver with --to")
     if receiver == parent:
         return receiver, True
+    if receiver == node.unit_code:
+        # Another laptop of this unit: it gets what a unit below would (docs/SYNC.md,
+        # "Laptops of one unit"), so what this device wrote and what reached it.
+        if not trust.recipients_of(store, receiver):
+            raise Refused("No other device of unit {unit} is trusted here: compare "
+                          "fingerprints and trust its public key file (villagebook keys "
+                          "trust FILE --unit {unit})", unit=receiver)
+        return receiver, False
     below = trust.hierarchy(store).parent(receiver) == node.unit_code or \
         trust.own_parent(store.conn, receiver) == node.unit_code
     if not below:
-        raise Refused("Unit {unit} is neither this node's parent nor a unit under it",
-                      unit=receiver)
+        raise Refused("Unit {unit} is neither this node's parent, nor its own unit, nor a "
+                      "unit under it", unit=receiver)
     return receiver, False
 
 
