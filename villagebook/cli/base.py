@@ -104,6 +104,8 @@ def user_errors(entity: str | None = None) -> Iterator[None]:
         raise
     except sqlite3.DatabaseError:
         fail(_("The database file is damaged or not a VillageBook database"))
+    except BrokenPipeError:
+        raise  # the reader of stdout left: not this input's fault (see `main`)
     except OSError as error:
         if disk_full(error):  # a write's ENOSPC names no file: say what it means instead
             fail(_("The disk is full; nothing was saved. Free some space and try again"))
@@ -114,7 +116,24 @@ def user_errors(entity: str | None = None) -> Iterator[None]:
 pass_context = click.make_pass_decorator(Context)
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The top group: a reader that closes stdout early ends the command quietly
+    (click itself would exit 1 for it)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            result = super().invoke(ctx)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            from villagebook.cli.output import quiet_closed_pipe
+
+            quiet_closed_pipe()
+            raise click.exceptions.Exit(0) from None
+        return result
+
+
+@click.group(cls=_Group, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder holding this node's database and keys "
                    "(default: $VILLAGEBOOK_HOME, else the user data folder).")
@@ -172,6 +191,10 @@ def _shown(argument: str) -> str:
 
 def main() -> None:
     """Entry point: run the CLI; an unexpected error becomes one line plus a log file."""
+    from villagebook.cli.output import prepare_streams
+
+    prepare_streams()
+    set_language(detect_language())  # for --help before --lang is read
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as done:

@@ -227,6 +227,10 @@ _REASONS = {
 }
 
 
+class FileInUse(Refused):
+    """The target exists and another program holds it open (Windows' sharing lock)."""
+
+
 def _cannot_write(out: Path, error: OSError) -> Refused:
     reason = _REASONS.get(error.errno or 0)
     return Refused("Cannot write {path}: {reason}", path=str(out),
@@ -248,12 +252,32 @@ def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
         raise _cannot_write(out, error) from None
     try:
         write(Path(temporary))
-        os.replace(temporary, target)
     except OSError as error:
         Path(temporary).unlink(missing_ok=True)
         raise _cannot_write(out, error) from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
+        raise
+    _replace(Path(temporary), target, out)
+
+
+def _replace(temporary: Path, target: Path, out: Path) -> None:
+    """Rename the finished file over `target`. Refused to replace an old copy that
+    exists: on Windows that means a program (WPS, Excel) holds it open."""
+    try:
+        os.replace(temporary, target)
+    except PermissionError as error:
+        temporary.unlink(missing_ok=True)
+        if target.exists():
+            raise FileInUse(
+                "{path} is open in another program; close the file in WPS/Excel and "
+                "try again, or choose another name", path=str(out)) from None
+        raise _cannot_write(out, error) from None
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise _cannot_write(out, error) from None
+    except BaseException:
+        temporary.unlink(missing_ok=True)
         raise
 
 
