@@ -44,7 +44,10 @@ def write_data(text: str, out: Path | None) -> None:
         return
     from villagebook.services.reports import write_atomically
 
-    write_atomically(out, lambda temp: temp.write_bytes(text.encode("utf-8")))
+    def write(temporary: Path) -> None:
+        temporary.write_bytes(text.encode("utf-8"))
+
+    write_atomically(out, write)
 
 
 def quiet_closed_pipe() -> None:
