@@ -155,6 +155,10 @@ def cli(ctx: click.Context, home: Path | None, lang: str | None) -> None:
     _crash_home = ctx.obj.home
     if ctx.invoked_subcommand is None:
         from villagebook.screens.app import run_app
+
+        if not (_is_terminal(sys.stdin) and _is_terminal(sys.stdout)):
+            fail(_("The app needs a terminal: run villagebook in a console window, "
+                   "or give a command (villagebook --help)"))
         from villagebook.store.node import Store
 
         with Store(ctx.obj.home) as store:  # the app's first start does the key step too
@@ -168,6 +172,13 @@ def cli(ctx: click.Context, home: Path | None, lang: str | None) -> None:
 def _after_command(ctx: click.Context, *_: Any, **__: Any) -> None:
     if isinstance(ctx.obj, Context):
         ctx.obj.tell_clock()
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return stream is not None and bool(stream.isatty())
+    except (ValueError, OSError):  # closed or detached
+        return False
 
 
 def _refuse_undecodable(arguments: list[str]) -> None:

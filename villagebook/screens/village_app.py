@@ -65,7 +65,10 @@ class VillageBookApp(App[None]):
 
     def on_mount(self) -> None:
         """Read the home on a worker; the first screen follows."""
+        from villagebook.screens.terminal_watch import watch_terminal
+
         self.title = _("VillageBook")
+        watch_terminal(self)
         self.check_home()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="home")
