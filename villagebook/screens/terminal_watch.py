@@ -13,6 +13,7 @@ import asyncio
 import select
 import signal
 import sys
+from typing import Any
 
 from textual.app import App
 
@@ -30,7 +31,7 @@ def terminal_gone(fd: int) -> bool:
     return any(mask & dead for _fd, mask in poller.poll(0))
 
 
-def watch_terminal(app: App[object]) -> None:
+def watch_terminal(app: App[Any]) -> None:
     """From now on, SIGHUP or a hung-up input ends `app` (not in headless tests)."""
     if sys.platform == "win32" or app.is_headless or sys.__stdin__ is None:
         return
