@@ -44,6 +44,9 @@ class VillageBookApp(App[None]):
                   tooltip=N_("Open this screen"),
                   show=entry.footer and name != "dashboard")
           for name, entry in NAVIGATION.items()),
+        Binding("ctrl+o", "open_reports_folder", N_("Reports folder"),
+                id="app.reports_folder", show=False,
+                tooltip=N_("Open the folder the reports are saved in")),
         Binding("ctrl+q", "quit", N_("Quit"), id="app.quit", show=False,
                 tooltip=N_("Close VillageBook (saved records are safe)")),
         # Priority, so focus moves the moment Tab is read. Textual hands each key to the
@@ -61,6 +64,8 @@ class VillageBookApp(App[None]):
         self._role: str | None = None
         #: False until the home is set up (the setup screen is showing).
         self.ready = False
+        #: Where the last report went (Ctrl+O opens it).
+        self.last_report_folder: Path | None = None
         translate_bindings(self)
 
     def on_mount(self) -> None:
@@ -248,6 +253,20 @@ class VillageBookApp(App[None]):
         """The app's own workers (reading the home)."""
         if event.state is WorkerState.ERROR:
             self.report_failed_worker(event.worker)
+
+    def action_open_reports_folder(self) -> None:
+        """Show the reports folder in the system's file manager (never waits for it)."""
+        from villagebook.services.report_folder import open_folder, reports_folder
+
+        folder: Path = getattr(self, "last_report_folder", None) or reports_folder(self.home)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            open_folder(folder)
+        except OSError:
+            self.notify(_("Cannot open the folder; the reports are in {path}").format(
+                path=folder), severity="warning", markup=False, timeout=8)
+            return
+        self.notify(_("Opened {path}").format(path=folder), markup=False)
 
     def report_failed_worker(self, worker: Worker[object]) -> None:
         """One place for failed workers: a calm sentence, never a traceback."""
