@@ -26,6 +26,7 @@ def _merge_process(home: Path, bundle: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def test_kill_9_during_a_merge_leaves_before_or_after_and_a_retry_completes(
         tmp_path: Path) -> None:
     with three_nodes(tmp_path) as n:
