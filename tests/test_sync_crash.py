@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.sync_helpers import send, three_nodes
 from villagebook.services.demo import generate
 from villagebook.services.dump import dump_json
