@@ -142,7 +142,9 @@ def set_(obj: Context, kind: str, record_id: str, assignments: tuple[str, ...]) 
     with user_errors(kind), obj.open() as store:
         changed = update(store, record_id, values)
     if changed:
-        click.echo(_("Changed: {fields}").format(fields=", ".join(changed)))
+        from villagebook.services.messages import field_labels
+
+        click.echo(_("Changed: {fields}").format(fields=field_labels(kind, changed)))
     else:
         click.echo(_("Nothing changed"))
 
