@@ -36,9 +36,11 @@ _crash_home: Path | None = None
 class Context:
     """What every command needs: where the home is."""
 
-    def __init__(self, home: Path, lang: str | None) -> None:
+    def __init__(self, home: Path, lang: str | None, quiet: bool = False) -> None:
         self.home = home
         self.lang = lang
+        #: No progress line on stderr (`--quiet`); it is never drawn off a terminal either.
+        self.quiet = quiet
         #: Stores this command opened: after it, what their writes found of the clock.
         self.opened: list[Store] = []
 
@@ -139,9 +141,11 @@ class _Group(click.Group):
                    "(default: $VILLAGEBOOK_HOME, else the user data folder).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
               help="Language of messages (default: the system locale).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress line on stderr (it is drawn only on a terminal anyway).")
 @click.version_option(package_name="villagebook")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, lang: str | None) -> None:
+def cli(ctx: click.Context, home: Path | None, lang: str | None, quiet: bool) -> None:
     """VillageBook: innovation cases and problem ledgers for grassroots offices.
 
     With no command, opens the terminal app.
@@ -151,7 +155,7 @@ def cli(ctx: click.Context, home: Path | None, lang: str | None) -> None:
     set_language(lang or detect_language())
     _refuse_undecodable(sys.argv[1:])
     global _crash_home
-    ctx.obj = Context(resolve_home(home), lang)
+    ctx.obj = Context(resolve_home(home), lang, quiet)
     _crash_home = ctx.obj.home
     if ctx.invoked_subcommand is None:
         from villagebook.screens.app import run_app

@@ -48,10 +48,12 @@ def init(obj: Context, role: str, unit_code: str, name: str, parent_code: str | 
 @pass_context
 def demo(obj: Context, cases: int, problems: int, seed: int) -> None:
     """Fill this node with realistic, deterministic demo records."""
+    from villagebook.cli.progress import progress_line
     from villagebook.services.demo import generate
 
-    with user_errors(), obj.open() as store:
-        summary = generate(store, cases=cases, problems=problems, seed=seed)
+    with user_errors(), obj.open() as store, \
+            progress_line(_("Demo records"), obj.quiet) as progress:
+        summary = generate(store, cases=cases, problems=problems, seed=seed, progress=progress)
     click.echo(_("Demo data: {units} units, {cases} cases, {problems} problems, "
                  "{followups} follow-ups").format(
         units=summary.units, cases=summary.cases, problems=summary.problems,
@@ -65,12 +67,14 @@ def demo(obj: Context, cases: int, problems: int, seed: int) -> None:
 @pass_context
 def import_(obj: Context, file: Path, kind: str | None) -> None:
     """Load cases or ledger rows from .xlsx or .csv; all rows or none."""
+    from villagebook.cli.progress import progress_line
     from villagebook.services.importer import ImportRejected, import_file
     from villagebook.services.messages import describe_field_error
 
     with user_errors(kind), obj.open() as store:
         try:
-            summary = import_file(store, file, kind)
+            with progress_line(_("Rows"), obj.quiet) as progress:
+                summary = import_file(store, file, kind, progress)
         except ImportRejected as rejected:
             for problem in rejected.problems:
                 for error in problem.errors:

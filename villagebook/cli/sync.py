@@ -110,15 +110,19 @@ def _unit_names(store: Store) -> dict[str, str]:
 
 
 def _run_merge(obj: Context, bundles: tuple[Path, ...], as_json: bool, dry_run: bool) -> None:
+    from villagebook.cli.progress import progress_line
     from villagebook.services.messages import safe_text
     from villagebook.sync.merge import merge_file
     from villagebook.sync.status import gap_sentences, streams
 
     results = []
-    with user_errors(), obj.open() as store:
-        for path in _bundle_paths(bundles):
+    paths = _bundle_paths(bundles)
+    with user_errors(), obj.open() as store, \
+            progress_line(_("Bundles"), obj.quiet or len(paths) < 2, len(paths)) as progress:
+        for path in paths:
             result = merge_file(store, path, dry_run=dry_run)
             results.append(result)
+            progress.advance()
             if not as_json:  # as each bundle is done: its summary is never lost
                 click.echo(_describe(result), err=result.status == "rejected")
                 for line in [*_describe_refusals(result),

@@ -27,6 +27,7 @@ from villagebook.domain.validation import FieldError, ValidationError, validate
 from villagebook.i18n import translate
 from villagebook.services.cells import typed_text
 from villagebook.services.errors import Refused
+from villagebook.services.progress import SILENT, Progress, counted
 from villagebook.services.records import bulk_create, new_id
 from villagebook.services.spreadsheet_limits import (
     MAX_ROWS,
@@ -207,8 +208,10 @@ def _columns(entity: Entity, headers: Sequence[Any]) -> tuple[dict[int, str], li
     return columns, ignored
 
 
-def import_file(store: Store, path: Path, kind: str | None = None) -> ImportSummary:
-    """Import every row of `path` as cases or problems of this node's unit, or none."""
+def import_file(store: Store, path: Path, kind: str | None = None,
+                progress: Progress = SILENT) -> ImportSummary:
+    """Import every row of `path` as cases or problems of this node's unit, or none
+    (`progress` counts the rows written)."""
     numbered = list(_numbered(read_rows(path)))
     if not numbered:
         raise Refused("{file} has no rows", file=path.name)
@@ -229,7 +232,8 @@ def import_file(store: Store, path: Path, kind: str | None = None) -> ImportSumm
     items, problems = _validated_rows(store, entity, columns, data)
     if problems:
         raise ImportRejected(entity.name, problems)
-    imported = bulk_create(store, entity.name, items)
+    progress.start(len(items))
+    imported = bulk_create(store, entity.name, counted(items, progress))
     return ImportSummary(entity.name, imported, ignored, header_number)
 
 
