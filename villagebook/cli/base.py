@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from villagebook.cli.help_language import TranslatedGroup, install
 from villagebook.i18n import _, detect_language, set_language
 from villagebook.store.db import disk_full, is_busy
 
@@ -118,7 +119,7 @@ def user_errors(entity: str | None = None) -> Iterator[None]:
 pass_context = click.make_pass_decorator(Context)
 
 
-class _Group(click.Group):
+class _Group(TranslatedGroup):
     """The top group: a reader that closes stdout early ends the command quietly
     (click itself would exit 1 for it)."""
 
@@ -139,7 +140,8 @@ class _Group(click.Group):
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder holding this node's database and keys "
                    "(default: $VILLAGEBOOK_HOME, else the user data folder).")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None, is_eager=True,
+              callback=lambda _ctx, _param, value: _early_language(value),
               help="Language of messages (default: the system locale).")
 @click.option("-q", "--quiet", is_flag=True,
               help="No progress line on stderr (it is drawn only on a terminal anyway).")
@@ -178,6 +180,13 @@ def _after_command(ctx: click.Context, *_: Any, **__: Any) -> None:
         ctx.obj.tell_clock()
 
 
+def _early_language(value: str | None) -> str | None:
+    """`--lang` takes effect as it is read, so `--lang zh --help` is Chinese."""
+    if value:
+        set_language(value)
+    return value
+
+
 def _is_terminal(stream: Any) -> bool:
     try:
         return stream is not None and bool(stream.isatty())
@@ -209,6 +218,7 @@ def main() -> None:
     from villagebook.cli.output import prepare_streams
 
     prepare_streams()
+    install()
     set_language(detect_language())  # for --help before --lang is read
     try:
         cli.main(standalone_mode=False)
