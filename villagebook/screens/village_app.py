@@ -3,14 +3,16 @@ handler for failed workers. Built by `villagebook.screens.app.make_app`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from villagebook.i18n import N_, _, set_language
@@ -253,6 +255,14 @@ class VillageBookApp(App[None]):
         """The app's own workers (reading the home)."""
         if event.state is WorkerState.ERROR:
             self.report_failed_worker(event.worker)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's palette entries (theme, quit, keys, screenshot…) in the user's
+        language, and the reports folder."""
+        for command in super().get_system_commands(screen):
+            yield command._replace(title=_(command.title), help=_(command.help))
+        yield SystemCommand(_("Reports folder"), _("Open the folder the reports are saved in"),
+                            self.action_open_reports_folder)
 
     def action_open_reports_folder(self) -> None:
         """Show the reports folder in the system's file manager (never waits for it)."""
