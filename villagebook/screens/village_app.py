@@ -31,6 +31,7 @@ class HomeChecked(Message):
     keymap: dict[str, str]
     clock: Any = None
     redated: int = 0
+    theme: str | None = None
 
 
 class VillageBookApp(App[None]):
@@ -85,7 +86,7 @@ class VillageBookApp(App[None]):
 
         state = take_home_state(self.home)
         self.post_message(HomeChecked(state.initialised, state.language, state.figures,
-                                      state.keymap, state.clock, state.redated))
+                                      state.keymap, state.clock, state.redated, state.theme))
 
     def on_home_checked(self, message: HomeChecked) -> None:
         """Open the setup screen on a fresh home, the dashboard otherwise."""
@@ -96,6 +97,9 @@ class VillageBookApp(App[None]):
             self._role = message.figures.role  # read on the worker: no disk work here
         if message.keymap:
             self.set_keymap(message.keymap)  # the user's own keys, by binding id
+        if message.theme in self.available_themes:
+            self.theme = message.theme
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.refresh_bindings()
         if message.initialised:
             from villagebook.screens.dashboard import DashboardScreen
@@ -263,6 +267,21 @@ class VillageBookApp(App[None]):
             yield command._replace(title=_(command.title), help=_(command.help))
         yield SystemCommand(_("Reports folder"), _("Open the folder the reports are saved in"),
                             self.action_open_reports_folder)
+
+    def _theme_changed(self, _theme: object) -> None:
+        """A theme picked anywhere (the palette, Settings) is kept in the config file."""
+        self.save_theme(self.theme)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="config")
+    def save_theme(self, theme: str) -> None:
+        """Write the theme into the config file, keeping its keys."""
+        from dataclasses import replace
+
+        from villagebook.services.config_file import read_config, write_config
+
+        config = read_config(self.home)
+        if config.theme != theme:
+            write_config(self.home, replace(config, theme=theme))
 
     def action_open_reports_folder(self) -> None:
         """Show the reports folder in the system's file manager (never waits for it)."""
