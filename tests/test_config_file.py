@@ -67,3 +67,4 @@ def test_a_hand_edited_file_with_a_bom_is_read_and_a_broken_one_ignored(tmp_path
     assert read_config(tmp_path) == InterfaceConfig("nord", {"list.new": "insert"})
     path.write_text("theme = [unclosed", encoding="utf-8")
     assert read_config(tmp_path) == InterfaceConfig()
+
