@@ -25,10 +25,11 @@ def prepare_streams() -> None:
 
 
 def utf8_stdout() -> None:
-    """From here on stdout carries data: UTF-8 bytes, whatever the console's code page."""
+    """From here on stdout carries data: UTF-8 bytes and LF line ends, whatever the
+    console's code page and the system (the same data prints the same bytes)."""
     stream = sys.stdout
-    if isinstance(stream, io.TextIOWrapper) and stream.encoding.lower().replace("-", "") != "utf8":
-        stream.reconfigure(encoding="utf-8", errors="strict")
+    if isinstance(stream, io.TextIOWrapper):
+        stream.reconfigure(encoding="utf-8", errors="strict", newline="\n")
 
 
 def echo_data(text: str, *, nl: bool = True) -> None:
