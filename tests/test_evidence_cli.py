@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -150,6 +151,7 @@ def test_bad_files_are_refused_in_one_line_and_nothing_is_attached(
     assert expected in result.err and target.name in result.err
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits and geteuid")
 def test_unreadable_file_is_refused(home: Path, tmp_path: Path) -> None:
     if os.geteuid() == 0:
         pytest.skip("root reads every file")

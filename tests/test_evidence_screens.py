@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ async def _type(pilot: Pilot[Any], text: str) -> None:
         await pilot.press(char)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="a shell script stands in for xdg-open")
 async def test_secretary_attaches_a_photo_from_a_usb_stick_opens_and_removes_it(
         village: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, viewer: Path) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "user"))

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.sync_helpers import send, three_nodes
 from villagebook.services.demo import generate
 from villagebook.services.dump import dump_json
@@ -26,6 +28,7 @@ def _merge_process(home: Path, bundle: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def test_kill_9_during_a_merge_leaves_before_or_after_and_a_retry_completes(
         tmp_path: Path) -> None:
     with three_nodes(tmp_path) as n:

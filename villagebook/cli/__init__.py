@@ -7,6 +7,7 @@ error (details in the home's error.log, never a traceback on the terminal).
 
 from villagebook.cli import (
     clock,  # noqa: F401  (registers its commands)
+    config,  # noqa: F401  (registers its commands)
     evaluation,  # noqa: F401  (registers its commands)
     evidence,  # noqa: F401  (registers its commands)
     records,  # noqa: F401  (registers its commands)

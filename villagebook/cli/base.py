@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from villagebook import __version__
+from villagebook.cli.help_language import TranslatedGroup, install
 from villagebook.i18n import _, detect_language, set_language
 
 if TYPE_CHECKING:
@@ -35,9 +36,11 @@ _crash_home: Path | None = None
 class Context:
     """What every command needs: where the home is."""
 
-    def __init__(self, home: Path, lang: str | None) -> None:
+    def __init__(self, home: Path, lang: str | None, quiet: bool = False) -> None:
         self.home = home
         self.lang = lang
+        #: No progress line on stderr (`--quiet`); it is never drawn off a terminal either.
+        self.quiet = quiet
         #: Stores this command opened: after it, what their writes found of the clock.
         self.opened: list[Store] = []
 
@@ -85,6 +88,8 @@ def user_errors(entity: str | None = None) -> Iterator[None]:
 
     try:
         yield
+    except BrokenPipeError:
+        raise  # the reader of stdout left: not this input's fault (see `main`)
     except Exception as error:
         sentence = explain_failure(error, entity)
         if sentence is None:
@@ -95,17 +100,37 @@ def user_errors(entity: str | None = None) -> Iterator[None]:
 pass_context = click.make_pass_decorator(Context)
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(TranslatedGroup):
+    """The top group: a reader that closes stdout early ends the command quietly
+    (click itself would exit 1 for it)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            result = super().invoke(ctx)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            from villagebook.cli.output import quiet_closed_pipe
+
+            quiet_closed_pipe()
+            raise click.exceptions.Exit(0) from None
+        return result
+
+
+@click.group(cls=_Group, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder holding this node's database and keys "
                    "(default: $VILLAGEBOOK_HOME, else the user data folder).")
-@click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
+@click.option("--lang", type=click.Choice(["zh", "en"]), default=None, is_eager=True,
+              callback=lambda _ctx, _param, value: _early_language(value),
               help="Language of messages (default: the system locale).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress line on stderr (it is drawn only on a terminal anyway).")
 # The version from the package itself, not its installed metadata: a frozen build has none
 # unless it is copied in, and `--version` must not depend on it.
 @click.version_option(version=__version__, prog_name="villagebook")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None, lang: str | None) -> None:
+def cli(ctx: click.Context, home: Path | None, lang: str | None, quiet: bool) -> None:
     """VillageBook: innovation cases and problem ledgers for grassroots offices.
 
     With no command, opens the terminal app.
@@ -115,10 +140,14 @@ def cli(ctx: click.Context, home: Path | None, lang: str | None) -> None:
     set_language(lang or detect_language())
     _refuse_undecodable(sys.argv[1:])
     global _crash_home
-    ctx.obj = Context(resolve_home(home), lang)
+    ctx.obj = Context(resolve_home(home), lang, quiet)
     _crash_home = ctx.obj.home
     if ctx.invoked_subcommand is None:
         from villagebook.screens.app import run_app
+
+        if not (_is_terminal(sys.stdin) and _is_terminal(sys.stdout)):
+            fail(_("The app needs a terminal: run villagebook in a console window, "
+                   "or give a command (villagebook --help)"))
         from villagebook.store.node import Store
 
         with Store(ctx.obj.home) as store:  # the app's first start does the key step too
@@ -132,6 +161,20 @@ def cli(ctx: click.Context, home: Path | None, lang: str | None) -> None:
 def _after_command(ctx: click.Context, *_: Any, **__: Any) -> None:
     if isinstance(ctx.obj, Context):
         ctx.obj.tell_clock()
+
+
+def _early_language(value: str | None) -> str | None:
+    """`--lang` takes effect as it is read, so `--lang zh --help` is Chinese."""
+    if value:
+        set_language(value)
+    return value
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return stream is not None and bool(stream.isatty())
+    except (ValueError, OSError):  # closed or detached
+        return False
 
 
 def _refuse_undecodable(arguments: list[str]) -> None:
@@ -155,6 +198,11 @@ def _shown(argument: str) -> str:
 
 def main() -> None:
     """Entry point: run the CLI; an unexpected error becomes one line plus a log file."""
+    from villagebook.cli.output import prepare_streams
+
+    prepare_streams()
+    install()
+    set_language(detect_language())  # for --help before --lang is read
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as done:

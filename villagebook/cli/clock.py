@@ -7,6 +7,7 @@ import json
 import click
 
 from villagebook.cli.base import Context, cli, pass_context, user_errors
+from villagebook.cli.output import echo_data
 from villagebook.i18n import _
 
 
@@ -34,7 +35,7 @@ def clock(obj: Context, as_json: bool, redate: bool) -> None:
         names = {code: name for code, name in store.conn.execute("SELECT code, name FROM unit")}
     verdict = reading.verdict.value
     if as_json:
-        click.echo(json.dumps({
+        echo_data(json.dumps({
             "wall": wall_when(reading.wall_ms), "node": when(reading.node_hlc),
             "seen": when(reading.seen_hlc) if reading.seen_hlc else None,
             "verdict": verdict,

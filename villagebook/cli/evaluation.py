@@ -10,11 +10,12 @@ from typing import Any
 import click
 
 from villagebook.cli.base import Context, cli, pass_context, user_errors
+from villagebook.cli.output import echo_data
 from villagebook.i18n import _
 
 
 def _echo_json(document: Any) -> None:
-    click.echo(json.dumps(document, ensure_ascii=False, sort_keys=True, indent=1))
+    echo_data(json.dumps(document, ensure_ascii=False, sort_keys=True, indent=1))
 
 
 @cli.command()

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from villagebook.cli.base import Context, cli, fail, pass_context, user_errors
+from villagebook.cli.output import echo_data
 from villagebook.i18n import _
 
 #: The `attachments --json` and `dump --json` keys of one attachment, in order.
@@ -57,7 +58,7 @@ def attachments_(obj: Context, target: str, record_id: str, as_json: bool) -> No
         owner_of(store, target, record_id)  # says so if there is no such record
         found = attachments.attachments_of(store, target, record_id.strip().lower())
     if as_json:
-        click.echo(json.dumps([{key: item[key] for key in _LISTED} for item in found],
+        echo_data(json.dumps([{key: item[key] for key in _LISTED} for item in found],
                               ensure_ascii=False, sort_keys=True, indent=1))
         return
     for item in found:
@@ -129,7 +130,7 @@ def check(obj: Context, as_json: bool, prune: bool) -> None:
         if pruned is not None:
             shown["pruned"] = {"files": list(pruned.files), "bytes": pruned.bytes,
                                "viewer_copies": pruned.viewer_copies}
-        click.echo(json.dumps(shown, sort_keys=True))
+        echo_data(json.dumps(shown, sort_keys=True))
     else:
         if pruned is not None:
             click.echo(_("Removed {count} files no longer needed ({size} KB) and {copies} "

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
-import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from villagebook.cli.base import Context, cli, fail, pass_context, user_errors
+from villagebook.cli.output import echo_data, utf8_stdout, write_data
 from villagebook.i18n import _
+
+if TYPE_CHECKING:
+    from villagebook.store.node import Store
 
 
 @cli.command()
@@ -43,10 +48,12 @@ def init(obj: Context, role: str, unit_code: str, name: str, parent_code: str | 
 @pass_context
 def demo(obj: Context, cases: int, problems: int, seed: int) -> None:
     """Fill this node with realistic, deterministic demo records."""
+    from villagebook.cli.progress import progress_line
     from villagebook.services.demo import generate
 
-    with user_errors(), obj.open() as store:
-        summary = generate(store, cases=cases, problems=problems, seed=seed)
+    with user_errors(), obj.open() as store, \
+            progress_line(_("Demo records"), obj.quiet) as progress:
+        summary = generate(store, cases=cases, problems=problems, seed=seed, progress=progress)
     click.echo(_("Demo data: {units} units, {cases} cases, {problems} problems, "
                  "{followups} follow-ups").format(
         units=summary.units, cases=summary.cases, problems=summary.problems,
@@ -62,12 +69,14 @@ def demo(obj: Context, cases: int, problems: int, seed: int) -> None:
 @pass_context
 def import_(obj: Context, file: Path, kind: str | None, again: bool) -> None:
     """Load cases or ledger rows from .xlsx or .csv; all rows or none."""
+    from villagebook.cli.progress import progress_line
     from villagebook.services.importer import ImportRejected, import_file
     from villagebook.services.messages import describe_field_error, safe_text
 
     with user_errors(kind), obj.open() as store:
         try:
-            summary = import_file(store, file, kind, again=again)
+            with progress_line(_("Rows"), obj.quiet) as progress:
+                summary = import_file(store, file, kind, again=again, progress=progress)
         except ImportRejected as rejected:
             for problem in rejected.problems:
                 for error in problem.errors:
@@ -99,8 +108,8 @@ def search(obj: Context, text: str, kind: str | None, limit: int, as_json: bool)
     with user_errors(), obj.open() as store:
         hits = run_search(store, text, kind=kind, limit=limit)
     if as_json:
-        click.echo(json.dumps([{"kind": h.kind, "id": h.record_id, "title": h.title,
-                                "score": round(h.score, 4)} for h in hits], ensure_ascii=False))
+        echo_data(json.dumps([{"kind": h.kind, "id": h.record_id, "title": h.title,
+                               "score": round(h.score, 4)} for h in hits], ensure_ascii=False))
         return
     for hit in hits:
         label = _("case") if hit.kind == "case" else _("problem")
@@ -139,7 +148,9 @@ def set_(obj: Context, kind: str, record_id: str, assignments: tuple[str, ...]) 
     with user_errors(kind), obj.open() as store:
         changed = update(store, record_id, values)
     if changed:
-        click.echo(_("Changed: {fields}").format(fields=", ".join(changed)))
+        from villagebook.services.messages import field_labels
+
+        click.echo(_("Changed: {fields}").format(fields=field_labels(kind, changed)))
     else:
         click.echo(_("Nothing changed"))
 
@@ -165,17 +176,31 @@ def delete(obj: Context, kind: str, record_id: str) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the canonical JSON document.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file (UTF-8) instead of stdout.")
 @pass_context
-def dump(obj: Context, as_json: bool) -> None:
-    """Every live record, canonical and sorted (same data, same bytes)."""
-    from villagebook.services.dump import SECTIONS, dump_json, iter_records
-    from villagebook.services.messages import safe_text
+def dump(obj: Context, as_json: bool, out: Path | None) -> None:
+    """Every live record, canonical and sorted (same data, same bytes), in UTF-8."""
+    from villagebook.services.dump import dump_json
 
     with user_errors(), obj.open() as store:
-        if as_json:
-            sys.stdout.write(dump_json(store))
+        if as_json or out is not None:
+            write_data(dump_json(store) if as_json else _dump_lines(store), out)
             return
-        for key, entity in SECTIONS:
-            for record in iter_records(store, entity):
-                title = record.get("title") or record.get("name") or record.get("text") or ""
-                click.echo(f"{key}\t{record['id']}\t{safe_text(title)}")
+        utf8_stdout()
+        for key, record_id, title in _dump_rows(store):  # streamed: a big home starts at once
+            click.echo(f"{key}\t{record_id}\t{title}")
+
+
+def _dump_rows(store: Store) -> Iterator[tuple[str, str, str]]:
+    from villagebook.services.dump import SECTIONS, iter_records
+    from villagebook.services.messages import safe_text
+
+    for key, entity in SECTIONS:
+        for record in iter_records(store, entity):
+            title = record.get("title") or record.get("name") or record.get("text") or ""
+            yield key, str(record["id"]), safe_text(title)
+
+
+def _dump_lines(store: Store) -> str:
+    return "".join(f"{key}\t{record_id}\t{title}\n" for key, record_id, title in _dump_rows(store))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from villagebook.cli.base import Context, cli, pass_context, user_errors
+from villagebook.cli.output import echo_data, write_data
 from villagebook.i18n import _
 
 if TYPE_CHECKING:
@@ -121,15 +122,19 @@ def _unit_names(store: Store) -> dict[str, str]:
 
 
 def _run_merge(obj: Context, bundles: tuple[Path, ...], as_json: bool, dry_run: bool) -> None:
+    from villagebook.cli.progress import progress_line
     from villagebook.services.messages import safe_text
     from villagebook.sync.merge import merge_file
     from villagebook.sync.status import gap_sentences, streams
 
     results = []
-    with user_errors(), obj.open() as store:
-        for path in _bundle_paths(bundles):
+    paths = _bundle_paths(bundles)
+    with user_errors(), obj.open() as store, \
+            progress_line(_("Bundles"), obj.quiet or len(paths) < 2, len(paths)) as progress:
+        for path in paths:
             result = merge_file(store, path, dry_run=dry_run)
             results.append(result)
+            progress.advance()
             if not as_json:  # as each bundle is done: its summary is never lost
                 click.echo(_describe(result), err=result.status == "rejected")
                 for line in [*_describe_refusals(result),
@@ -139,7 +144,7 @@ def _run_merge(obj: Context, bundles: tuple[Path, ...], as_json: bool, dry_run: 
         names = _unit_names(store)
     gaps = [safe_text(line) for line in gap_sentences(held, names)]
     if as_json:
-        click.echo(json.dumps({"bundles": [_as_json(r) for r in results], "gaps": gaps},
+        echo_data(json.dumps({"bundles": [_as_json(r) for r in results], "gaps": gaps},
                               ensure_ascii=False))
     else:
         for line in gaps:
@@ -181,7 +186,7 @@ def status(obj: Context, as_json: bool) -> None:
         aside = groups(store.conn)
         names = {code: name for code, name in store.conn.execute("SELECT code, name FROM unit")}
     if as_json:
-        click.echo(json.dumps([{
+        echo_data(json.dumps([{
             "origin": s.origin, "key_id": s.key_id, "receiver": s.receiver,
             "highest": s.highest, "held": s.held, "last_heard": s.last_heard,
             "missing": [list(pair) for pair in s.missing]} for s in held], ensure_ascii=False))
@@ -208,8 +213,10 @@ def keys() -> None:
 @keys.command(name="show")
 @click.option("--public", "public_only", is_flag=True,
               help="Only the public key file (to save and hand over).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --public: write the key file here (UTF-8, whatever the shell).")
 @pass_context
-def keys_show(obj: Context, public_only: bool) -> None:
+def keys_show(obj: Context, public_only: bool, out: Path | None) -> None:
     """This node's public key (minisign format) and its fingerprint."""
     from villagebook.sync.age_keys import Binding, key_file_text
     from villagebook.sync.trust import own_key
@@ -219,8 +226,11 @@ def keys_show(obj: Context, public_only: bool) -> None:
         unit = store.node.unit_code
     binding = Binding.parse(key.recipient)
     text = key_file_text(key.public_key, f"villagebook unit {unit}", binding)
-    if public_only:
-        click.echo(text, nl=False)
+    if public_only or out is not None:
+        with user_errors():
+            write_data(text, out)
+        if out is not None:
+            click.echo(_("Wrote the public key to {path}").format(path=out), err=True)
         return
     click.echo(_("Key id: {key}").format(key=key.key_id))
     click.echo(_("Fingerprint (read it out on the phone): {fingerprint}").format(
@@ -262,7 +272,7 @@ def keys_list(obj: Context, as_json: bool) -> None:
              "recipient": _recipient(k.recipient),
              "can_encrypt": bool(k.recipient) and not k.revoked_at} for k in found]
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False))
+        echo_data(json.dumps(rows, ensure_ascii=False))
         return
     for row in rows:
         how = (_("this node") if row["own"] else
@@ -321,7 +331,7 @@ def conflicts(ctx: click.Context, as_json: bool) -> None:
     with user_errors(), obj.open() as store:
         found = list_conflicts(store)
     if as_json:
-        click.echo(json.dumps([{
+        echo_data(json.dumps([{
             "id": c.conflict_id, "kind": c.entity, "record_id": c.record_id, "field": c.field,
             "owner": c.owner, "values": [
                 {"value_id": v.change_id, "value": v.value, "written_at": v.written_at,

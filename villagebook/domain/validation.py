@@ -104,7 +104,7 @@ def _parse_choice(spec: Field, raw: object) -> str:
     code = _choice_lookup(spec.choices).get(text.casefold())
     if code is None:
         raise _Refused("{value} is not one of: {allowed}", value=text,
-                       allowed=", ".join(spec.choices.codes()))
+                       allowed=tuple(spec.choices))
     return code
 
 

@@ -189,7 +189,10 @@ class DashboardScreen(ReportsFailedWorkers, Screen[None]):
         options.append(_heading(_("Sending")))
         options.append(Option(Text(pad(_("Changes not yet sent"), label_width + bar_width + 1)
                                    + f" {found.unsent_changes:>6,}"), id="nav:sync"))
-        last = safe_text(found.last_export_at or _("never"))
+        from villagebook.services.dashboard import local_moment
+
+        last = safe_text(local_moment(found.last_export_at) if found.last_export_at
+                         else _("never"))
         options.append(Option(Text(pad(_(_LAST_EXPORT), label_width) + " " + last),
                               id="nav:sync-last"))
         return options

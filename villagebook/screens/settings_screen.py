@@ -1,4 +1,6 @@
-"""Settings of this laptop: the language, and the name that signs follow-ups."""
+"""Settings of this laptop: the language, the name that signs follow-ups, and the
+interface's theme and remapped keys (those two in the config file, see
+`services.config_file`)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ class SettingsRead(Message):
 
     author: str
     node_line: str
+    theme: str | None
+    keys: str
 
 
 @dataclass
@@ -33,6 +37,8 @@ class SettingsSaved(Message):
     """The settings were saved; `language` is the one to apply."""
 
     language: str
+    theme: str
+    keys: dict[str, str]
 
 
 class SettingsScreen(ReportsFailedWorkers, Screen[None]):
@@ -60,6 +66,13 @@ class SettingsScreen(ReportsFailedWorkers, Screen[None]):
             yield Static(Text(_("Your name (signs the follow-ups you add)")),
                          classes="field-label")
             yield Input(id="author", max_length=40)
+            yield Static(Text(_("Theme")), classes="field-label")
+            yield Select([(Text(name), name) for name in sorted(self.app.available_themes)],
+                         value=self.app.theme, allow_blank=False, id="theme")
+            yield Static(Text(_("Your keys (binding id=keys; separated by ;) e.g. "
+                                "list.new=insert")), classes="field-label")
+            yield Input(id="keys", placeholder="list.new=insert; app.quit=ctrl+q")
+            yield Static("", id="config-line", classes="field-label")
         yield Static(Text(_("Ctrl+S saves · Esc goes back")), classes="status-line")
         yield Footer()
 
@@ -73,6 +86,7 @@ class SettingsScreen(ReportsFailedWorkers, Screen[None]):
     def read_settings(self) -> None:
         """Read on a worker."""
         from villagebook.domain.enums import Role
+        from villagebook.services.config_file import format_keys, read_config
         from villagebook.services.messages import safe_text
         from villagebook.services.setup import unit_name
         from villagebook.store.node import Store
@@ -82,32 +96,54 @@ class SettingsScreen(ReportsFailedWorkers, Screen[None]):
             line = _("This laptop: {unit} ({code}), {role}").format(
                 unit=unit_name(store, node.unit_code) or node.unit_code, code=node.unit_code,
                 role=_(Role(node.role).label))
-            self.post_message(SettingsRead(store.get_setting("author_name") or "",
-                                           safe_text(line)))
+            author = store.get_setting("author_name") or ""
+        config = read_config(self.home)
+        self.post_message(SettingsRead(author, safe_text(line), config.theme,
+                                       format_keys(config.keys)))
 
     def on_settings_read(self, message: SettingsRead) -> None:
         """Show them."""
         self.query_one("#node-line", Static).update(Text(message.node_line))
+        from villagebook.services.config_file import config_path
+
         self.query_one("#author", Input).value = message.author
+        self.query_one("#keys", Input).value = message.keys
+        self.query_one("#config-line", Static).update(Text(
+            _("Theme and keys are kept in {path}").format(path=config_path(self.home))))
 
     def action_save(self) -> None:
         """Save on a worker."""
+        from villagebook.services.config_file import parse_keys
+
         language = str(self.query_one("#language", Select).value)
-        self.save_settings(language, self.query_one("#author", Input).value.strip())
+        try:
+            keys = parse_keys(self.query_one("#keys", Input).value)
+        except ValueError as bad:
+            self.notify(_("{entry} is not binding id=keys").format(entry=bad), markup=False,
+                        severity="error")
+            return
+        theme = str(self.query_one("#theme", Select).value)
+        self.save_settings(language, self.query_one("#author", Input).value.strip(), theme, keys)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="settings")
-    def save_settings(self, language: str, author: str) -> None:
-        """Write the settings (local, never synced)."""
+    def save_settings(self, language: str, author: str, theme: str,
+                      keys: dict[str, str]) -> None:
+        """Write the settings (local, never synced): the language and the name in the
+        home, the theme and the keys in the config file."""
+        from villagebook.services.config_file import InterfaceConfig, write_config
         from villagebook.store.node import Store
 
         with Store(self.home) as store:
             store.put_setting("language", language)
             store.put_setting("author_name", author)
-        self.post_message(SettingsSaved(language))
+        write_config(self.home, InterfaceConfig(theme, keys))
+        self.post_message(SettingsSaved(language, theme, keys))
 
     def on_settings_saved(self, message: SettingsSaved) -> None:
         """Apply the language at once: every screen is rebuilt in it."""
         app = self.app
+        app.theme = message.theme
+        app.set_keymap(message.keys)
         app.apply_language(message.language)  # type: ignore[attr-defined]
         self.notify(_("Settings saved"), markup=False, timeout=3)
         app.restart_on_dashboard()  # type: ignore[attr-defined]

@@ -3,14 +3,16 @@ handler for failed workers. Built by `villagebook.screens.app.make_app`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from villagebook.i18n import N_, _, set_language
@@ -29,6 +31,7 @@ class HomeChecked(Message):
     keymap: dict[str, str]
     clock: Any = None
     redated: int = 0
+    theme: str | None = None
 
 
 #: Seconds after the dashboard is pushed before the everyday screens are imported.
@@ -52,6 +55,9 @@ class VillageBookApp(App[None]):
                   tooltip=N_("Open this screen"),
                   show=entry.footer and name != "dashboard")
           for name, entry in NAVIGATION.items()),
+        Binding("ctrl+o", "open_reports_folder", N_("Reports folder"),
+                id="app.reports_folder", show=False,
+                tooltip=N_("Open the folder the reports are saved in")),
         Binding("ctrl+q", "quit", N_("Quit"), id="app.quit", show=False,
                 tooltip=N_("Close VillageBook (saved records are safe)")),
         # Priority, so focus moves the moment Tab is read. Textual hands each key to the
@@ -69,11 +75,16 @@ class VillageBookApp(App[None]):
         self._role: str | None = None
         #: False until the home is set up (the setup screen is showing).
         self.ready = False
+        #: Where the last report went (Ctrl+O opens it).
+        self.last_report_folder: Path | None = None
         translate_bindings(self)
 
     def on_mount(self) -> None:
         """Read the home on a worker; the first screen follows."""
+        from villagebook.screens.terminal_watch import watch_terminal
+
         self.title = _("VillageBook")
+        watch_terminal(self)
         self.check_home()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="home")
@@ -83,7 +94,7 @@ class VillageBookApp(App[None]):
 
         state = take_home_state(self.home)
         self.post_message(HomeChecked(state.initialised, state.language, state.figures,
-                                      state.keymap, state.clock, state.redated))
+                                      state.keymap, state.clock, state.redated, state.theme))
 
     def on_home_checked(self, message: HomeChecked) -> None:
         """Open the setup screen on a fresh home, the dashboard otherwise."""
@@ -94,6 +105,9 @@ class VillageBookApp(App[None]):
             self._role = message.figures.role  # read on the worker: no disk work here
         if message.keymap:
             self.set_keymap(message.keymap)  # the user's own keys, by binding id
+        if message.theme in self.available_themes:
+            self.theme = message.theme
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.refresh_bindings()
         if message.initialised:
             from villagebook.screens.dashboard import DashboardScreen
@@ -264,6 +278,43 @@ class VillageBookApp(App[None]):
         """The app's own workers (reading the home)."""
         if event.state is WorkerState.ERROR:
             self.report_failed_worker(event.worker)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's palette entries (theme, quit, keys, screenshot…) in the user's
+        language, and the reports folder."""
+        for command in super().get_system_commands(screen):
+            yield command._replace(title=_(command.title), help=_(command.help))
+        yield SystemCommand(_("Reports folder"), _("Open the folder the reports are saved in"),
+                            self.action_open_reports_folder)
+
+    def _theme_changed(self, _theme: object) -> None:
+        """A theme picked anywhere (the palette, Settings) is kept in the config file."""
+        self.save_theme(self.theme)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="config")
+    def save_theme(self, theme: str) -> None:
+        """Write the theme into the config file, keeping its keys."""
+        from dataclasses import replace
+
+        from villagebook.services.config_file import read_config, write_config
+
+        config = read_config(self.home)
+        if config.theme != theme:
+            write_config(self.home, replace(config, theme=theme))
+
+    def action_open_reports_folder(self) -> None:
+        """Show the reports folder in the system's file manager (never waits for it)."""
+        from villagebook.services.report_folder import open_folder, reports_folder
+
+        folder: Path = getattr(self, "last_report_folder", None) or reports_folder(self.home)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            open_folder(folder)
+        except OSError:
+            self.notify(_("Cannot open the folder; the reports are in {path}").format(
+                path=folder), severity="warning", markup=False, timeout=8)
+            return
+        self.notify(_("Opened {path}").format(path=folder), markup=False)
 
     def report_failed_worker(self, worker: Worker[object]) -> None:
         """One place for failed workers: a calm sentence, never a traceback."""

@@ -53,7 +53,7 @@ def update_case(store: Store, case_id: str, data: Mapping[str, Any]) -> list[str
         _own(store, case)
         if not content_editable(case["status"]):
             raise Refused("This case is {status} and can no longer be edited",
-                          status=case["status"])
+                          status=CaseStatus(case["status"] or "draft"))
         changed = records.update_record(store, "case", case_id, values, owner=case["unit_code"])
     if target is not None:
         changed += move_case(store, case_id, str(target))

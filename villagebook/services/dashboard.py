@@ -89,6 +89,18 @@ def problem_counts(store: Store) -> tuple[dict[str, int], int, int]:
     return by_status, int(overdue), int(resolved)
 
 
+def local_moment(iso: str) -> str:
+    """A stored ISO 8601 moment (UTC where it names no zone) as people read it on this
+    laptop: its local date and time, `2026-06-01 18:00`; the text itself if unreadable."""
+    try:
+        moment = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
 def unsent_count(store: Store) -> tuple[int, str | None]:
     """Changes made on this device since the last export (all of them if never exported)."""
     last_export = store.get_setting(LAST_EXPORT_SETTING)

@@ -31,6 +31,7 @@ from villagebook.domain.enums import (
 )
 from villagebook.services import demo_text as text
 from villagebook.services.errors import Refused
+from villagebook.services.progress import SILENT, Progress, counted
 from villagebook.services.records import bulk_create, get_record
 from villagebook.store.node import Store
 
@@ -195,15 +196,18 @@ def _leaf_units(store: Store, root: str) -> list[tuple[str, str]]:
     return [(str(code), str(name)) for code, name in rows]
 
 
-def generate(store: Store, cases: int = 20, problems: int = 30, seed: int = 1) -> DemoSummary:
-    """Fill this node with demo records; refuses to add the same seed twice."""
+def generate(store: Store, cases: int = 20, problems: int = 30, seed: int = 1,
+             progress: Progress = SILENT) -> DemoSummary:
+    """Fill this node with demo records; refuses to add the same seed twice.
+    `progress` counts the cases and problems made."""
     if cases < 0 or problems < 0:
         raise Refused("Counts cannot be negative")
     with store.transaction():
-        return _generate(store, cases, problems, seed)
+        return _generate(store, cases, problems, seed, progress)
 
 
-def _generate(store: Store, cases: int, problems: int, seed: int) -> DemoSummary:
+def _generate(store: Store, cases: int, problems: int, seed: int,
+              progress: Progress) -> DemoSummary:
     units_before = store.conn.execute("SELECT count(*) FROM unit").fetchone()[0]
     units = _demo_units(store)
     maker = _Maker(seed, units, _case_statuses(store.node.role))
@@ -212,8 +216,10 @@ def _generate(store: Store, cases: int, problems: int, seed: int) -> DemoSummary
     ):
         raise Refused("Demo records of seed {seed} are already here; use another --seed",
                       seed=seed)
-    made_cases = bulk_create(store, "case", (maker.case(i) for i in range(cases)))
-    problem_items = [maker.problem(i) for i in range(problems)]
+    progress.start(cases + problems)
+    made_cases = bulk_create(store, "case",
+                             counted((maker.case(i) for i in range(cases)), progress))
+    problem_items = list(counted((maker.problem(i) for i in range(problems)), progress))
     made_problems = bulk_create(store, "problem", problem_items)
     made_followups = bulk_create(
         store, "followup",

@@ -28,6 +28,7 @@ from villagebook.i18n import translate
 from villagebook.services import import_memory
 from villagebook.services.cells import typed_text
 from villagebook.services.errors import Refused
+from villagebook.services.progress import SILENT, Progress, counted
 from villagebook.services.records import bulk_create, new_id
 from villagebook.services.spreadsheet_limits import (
     MAX_ROWS,
@@ -220,8 +221,9 @@ def _columns(entity: Entity, headers: Sequence[Any]) -> tuple[dict[int, str], li
 
 
 def import_file(store: Store, path: Path, kind: str | None = None, *,
-                again: bool = False) -> ImportSummary:
-    """Import every row of `path` as cases or problems of this node's unit, or none.
+                again: bool = False, progress: Progress = SILENT) -> ImportSummary:
+    """Import every row of `path` as cases or problems of this node's unit, or none
+    (`progress` counts the rows written).
 
     A file holding rows this node imported before is refused (`ImportedBefore`) unless
     `again`; see `import_memory` for the rule."""
@@ -248,8 +250,9 @@ def import_file(store: Store, path: Path, kind: str | None = None, *,
     before = import_memory.count_imported(store, entity.name, digests)
     if before and not again:
         raise ImportedBefore(path.name, before, len(items))
+    progress.start(len(items))
     with store.transaction(bulk=True):
-        imported = bulk_create(store, entity.name, items)
+        imported = bulk_create(store, entity.name, counted(items, progress))
         ids = (record_id for record_id, _unit, _data in items)
         import_memory.remember(store, entity.name, zip(ids, digests, strict=True))
     return ImportSummary(entity.name, imported, ignored, header_number)

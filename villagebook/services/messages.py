@@ -6,7 +6,7 @@ Shared by the command line and the screens, so both say the same thing.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from villagebook.domain.enums import Choice
@@ -42,7 +42,18 @@ def _localise(value: Any) -> Any:
         return _(value.message).format(**_localise_params(value.params))
     if isinstance(value, str):  # quoted input (a cell, a file name, a bundle's field)
         return safe_text(value)
+    if isinstance(value, tuple):  # a list of choices: their labels, as the language lists
+        return _(LIST_SEPARATOR).join(str(_localise(item)) for item in value)
     return value
+
+
+#: Between the items of a list inside a sentence ("、" in Chinese).
+LIST_SEPARATOR = N_(", ")
+
+
+def field_labels(entity_name: str | None, field_names: Iterable[str]) -> str:
+    """Field names as the user reads them, listed: "负责人、问题名称"."""
+    return _(LIST_SEPARATOR).join(field_label(entity_name, name) for name in field_names)
 
 
 def field_label(entity_name: str | None, field_name: str) -> str:

@@ -54,9 +54,9 @@ def _check_move(problem: Mapping[str, Any], target: ProblemStatus,
                 values: Mapping[str, Any], role: Role) -> None:
     current = ProblemStatus(problem["status"] or "open")
     if not status_move_allowed("problem", role, current.value, target.value):
-        allowed = ", ".join(move.value for move in problem_moves(current)) or "-"
         raise Refused("A problem moves from {current} to {allowed} only, not to {target}",
-                      current=current.value, allowed=allowed, target=target.value)
+                      current=current, allowed=tuple(problem_moves(current)) or "-",
+                      target=target)
     resolution = values.get("resolution", problem.get("resolution"))
     if target is ProblemStatus.RESOLVED and not (resolution and str(resolution).strip()):
         raise Refused("Describe the resolution before marking the problem resolved")

@@ -15,6 +15,7 @@ import contextlib
 import csv
 import datetime as dt
 import errno
+import os
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -227,6 +228,10 @@ _REASONS = {
 }
 
 
+class FileInUse(Refused):
+    """The target exists and another program holds it open (Windows' sharing lock)."""
+
+
 def _cannot_write(out: Path, error: OSError) -> Refused:
     reason = _REASONS.get(error.errno or 0)
     return Refused("Cannot write {path}: {reason}", path=str(out),
@@ -241,9 +246,22 @@ def write_atomically(out: Path, write: Callable[[Path], None]) -> None:
         raise Refused("{path} is a folder; give a file name ending in .xlsx or .csv",
                       path=str(out))
     try:
-        durable.write_atomically(target, write)
+        durable.write_atomically(target, write, _replace_closed)
     except OSError as error:
         raise _cannot_write(out, error) from None
+
+
+def _replace_closed(temporary: Path, target: Path) -> None:
+    """Rename the finished file over `target`; refused to replace an old copy that
+    exists: on Windows that means a program (WPS, Excel) holds it open."""
+    try:
+        os.replace(temporary, target)
+    except PermissionError:
+        if target.exists():
+            raise FileInUse(
+                "{path} is open in another program; close the file in WPS/Excel and "
+                "try again, or choose another name", path=str(target)) from None
+        raise
 
 
 def _write_csv(report: Report, path: Path, *, by_sheet: bool) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from villagebook.domain.clock import ClockReading
 from villagebook.services import clock
+from villagebook.services.config_file import read_config
 from villagebook.services.dashboard import Figures, read_figures
 from villagebook.store.home import database_path
 from villagebook.store.node import Store
@@ -30,6 +31,8 @@ class HomeState:
     #: were re-dated then because the laptop's clock had been set right.
     clock: ClockReading | None = None
     redated: int = 0
+    #: The theme chosen in the config file (None: Textual's default).
+    theme: str | None = None
 
 
 _pending: dict[Path, Future[HomeState]] = {}
@@ -40,12 +43,13 @@ def read_home(home: Path) -> HomeState:
     with Store(home) as store:
         initialised = store.initialised
         language = store.get_setting("language")
-        keymap = _keymap(store.get_setting("keymap"))
+        config = read_config(home)  # the file's keys win over the older "keymap" setting
+        keymap = {**_keymap(store.get_setting("keymap")), **config.keys}
         reading = store.clock_reading() if initialised else None
         # A clock set right since it ran ahead: re-date now, so the user hears of it at once.
         redated = clock.settle(store) if initialised else 0
     return HomeState(initialised, language, read_figures(home) if initialised else None,
-                     keymap, reading, redated)
+                     keymap, reading, redated, config.theme)
 
 
 def _keymap(text: str | None) -> dict[str, str]:

@@ -45,14 +45,16 @@ def temporary_beside(target: Path) -> Path:
     return Path(name)
 
 
-def write_atomically(target: Path, write: Callable[[Path], object]) -> None:
-    """Write `target` through `write(temporary path)`: fsynced, renamed over `target`,
-    the folder fsynced; on any failure nothing is left but what was there before."""
+def write_atomically(target: Path, write: Callable[[Path], object],
+                     replace: Callable[[Path, Path], None] = os.replace) -> None:
+    """Write `target` through `write(temporary path)`: fsynced, renamed over `target` by
+    `replace`, the folder fsynced; on any failure nothing is left but what was there
+    before."""
     temp = temporary_beside(target)
     try:
         write(temp)
         fsync_file(temp)
-        os.replace(temp, target)
+        replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise

@@ -13,6 +13,7 @@ comes from here and from this node's own unit, never from record data alone.
 
 from __future__ import annotations
 
+import codecs
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,13 +103,23 @@ def read_public_key(path: Path) -> PublicKey:
     return read_key_file(path)[0]
 
 
+def key_file_decoded(data: bytes) -> str:
+    """A key file's text as any Windows tool may have saved it: UTF-8 with or without
+    a BOM, UTF-16 with its BOM (PowerShell 5.1's `>`), CRLF or LF line ends."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = data.decode("utf-16")
+    else:
+        text = data.decode("utf-8-sig")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def read_key_file(path: Path) -> tuple[PublicKey, Binding | None]:
     """A minisign public key file and the recipient line it carries, if that line is
     signed by the key; Refused if it is not a key file or the line is not signed."""
     try:
-        text = path.read_bytes()[:8192].decode("utf-8")
+        text = key_file_decoded(path.read_bytes()[:16384])
         public = PublicKey.from_text(key_lines(text))
-    except (KeyFormatError, UnicodeDecodeError):
+    except (KeyFormatError, UnicodeError):
         raise Refused("{path} is not a minisign public key file", path=str(path)) from None
     binding = binding_in(text)
     if binding is None and LINE_PREFIX in text:
