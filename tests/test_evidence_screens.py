@@ -83,7 +83,7 @@ async def test_secretary_attaches_a_photo_from_a_usb_stick_opens_and_removes_it(
         assert type(pilot.app.screen).__name__ == "FilePickerScreen"
         folder = pilot.app.screen.query_one("#folder")
         assert folder.value == str(tmp_path / "user")  # it starts in the user's home
-        await pilot.press("ctrl+g")
+        await pilot.press("ctrl+t")
         folder.value = ""
         await _type(pilot, str(stick))  # the folder box: go to the stick
         await pilot.press("enter")

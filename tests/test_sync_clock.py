@@ -239,7 +239,7 @@ async def test_the_sync_screen_says_what_it_held_aside_and_what_it_re_dated(
     app = Harness(lambda: SyncScreen(township))
     async with app.run_test(size=(100, 30)) as pilot:
         app.screen.query_one("#folder", Input).value = str(stick)
-        await pilot.press("f3")
+        await pilot.press("ctrl+r")
         await settle(pilot)
         status = str(app.screen.query_one("#status", Static).content)
     assert "来自白马村的 1 条修改" in status and "已暂存" in status
@@ -247,7 +247,7 @@ async def test_the_sync_screen_says_what_it_held_aside_and_what_it_re_dated(
     monkeypatch.setenv("VILLAGEBOOK_NOW", at(A_WEEK)["VILLAGEBOOK_NOW"])
     app = Harness(lambda: SyncScreen(village, tmp_path / "usb2"))
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("f2")
+        await pilot.press("ctrl+e")
         await settle(pilot)
         messages = [note.message for note in app._notifications]
     assert any("重新标注时间" in message for message in messages), messages

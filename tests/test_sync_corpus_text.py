@@ -184,7 +184,7 @@ async def test_hostile_text_from_a_peer_is_shown_literally_by_the_screens(
     shutil.copy(shown.renamed, stick / BAD_NAME)
     app = Harness(lambda: SyncScreen(home, stick))
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("f3")
+        await pilot.press("ctrl+r")
         await settle(pilot)
         table = app.screen.query_one("#results", DataTable)
         plain = [_literal(cell) for cell in _cells(table)]

@@ -43,7 +43,7 @@ async def test_the_sync_screen_exports_to_a_stick_and_imports_a_whole_folder(
         village, township = n.village.home, n.township.home
     app = Harness(lambda: SyncScreen(village, stick))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f2")
+        await pilot.press("ctrl+e")
         await settle(pilot)
         [bundle] = list(stick.glob("*.vbundle"))
         assert str(bundle) in static_text(app.screen, "#status")
@@ -53,7 +53,7 @@ async def test_the_sync_screen_exports_to_a_stick_and_imports_a_whole_folder(
     async with app.run_test(size=SIZE) as pilot:
         folder = app.screen.query_one("#folder", Input)
         folder.value = str(stick)
-        await pilot.press("f3")
+        await pilot.press("ctrl+r")
         await settle(pilot)
         rows = cells(app.screen.query_one("#results", DataTable))
         assert len(rows) == 2
@@ -76,7 +76,7 @@ async def test_the_sync_screen_says_in_chinese_when_the_stick_is_full(
     full_at_the_manifest(monkeypatch)
     app = Harness(lambda: SyncScreen(village, stick))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("f2")
+        await pilot.press("ctrl+e")
         await settle(pilot)
         status = static_text(app.screen, "#status")
     assert "没有写入任何数据包" in status and str(stick) in status, status

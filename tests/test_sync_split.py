@@ -212,7 +212,7 @@ async def test_the_sync_screen_writes_parts_when_one_bundle_cannot_carry_it(
         village = n.village.home
     app = Harness(lambda: SyncScreen(village, stick))
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("f2")
+        await pilot.press("ctrl+e")
         await settle(pilot)
         status = app.screen.query_one("#status", Static).content
     text = status.plain if isinstance(status, Text) else str(status)

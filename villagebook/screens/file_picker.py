@@ -52,7 +52,7 @@ class FilePickerScreen(ModalScreen[PickedFiles | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "confirm", N_("Attach"), id="picker.attach",
                 tooltip=N_("Attach the marked files"), priority=True),
-        Binding("ctrl+g", "go", N_("Go to folder"), id="picker.go",
+        Binding("ctrl+t", "go", N_("Go to folder"), id="picker.go",
                 tooltip=N_("Type a folder to show, such as /media"), priority=True),
         Binding("ctrl+u", "up", N_("Parent folder"), id="picker.up",
                 tooltip=N_("Show the folder above this one"), priority=True),
@@ -73,7 +73,7 @@ class FilePickerScreen(ModalScreen[PickedFiles | None]):
             yield SafeDirectoryTree(self.start, id="tree")
             yield Static(Text(_("Nothing marked yet")), id="marked")
             yield Input("", id="caption", placeholder=_("Caption (说明), for every marked file"))
-            yield Static(Text(_("Enter marks a file · Ctrl+S attach · Ctrl+G go to a folder · "
+            yield Static(Text(_("Enter marks a file · Ctrl+S attach · Ctrl+T go to a folder · "
                                 "Ctrl+U parent folder · Esc cancel")), classes="hint")
 
     def on_mount(self) -> None:

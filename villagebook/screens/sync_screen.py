@@ -88,9 +88,11 @@ class SyncScreen(ReportsFailedWorkers, Screen[None]):
     SyncScreen #status { height: auto; background: $boost; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f2", "export", N_("Export"), id="sync.export",
+        # Not F2/F3: those mean the dashboard and the cases on every screen. Priority, so
+        # they work while the folder box has the focus (End still moves to its end).
+        Binding("ctrl+e", "export", N_("Export"), id="sync.export", priority=True,
                 tooltip=N_("Write a signed bundle into the folder")),
-        Binding("f3", "merge", N_("Import all"), id="sync.merge",
+        Binding("ctrl+r", "merge", N_("Import all"), id="sync.merge", priority=True,
                 tooltip=N_("Merge every bundle found in the folder")),
         Binding("escape", "app.pop_screen", N_("Back"), id="sync.back",
                 tooltip=N_("Back to the previous screen")),
@@ -114,7 +116,7 @@ class SyncScreen(ReportsFailedWorkers, Screen[None]):
         yield ProgressBar(total=1, id="progress", show_eta=False)
         table: DataTable[Text] = DataTable(id="results", cursor_type="row", zebra_stripes=True)
         yield table
-        yield Static(Text(_("F2 exports, F3 imports every bundle in the folder")),
+        yield Static(Text(_("Ctrl+E exports, Ctrl+R imports every bundle in the folder")),
                      id="status")
         yield Footer()
 
