@@ -50,6 +50,13 @@ def run_cli(home: Path, *args: str, lang: str = "en", env: dict[str, str] | None
     return result
 
 
+def init_village(home: Path) -> Path:
+    """Set `home` up as the village 白马村 through the real CLI, as a user would."""
+    run_cli(home, "init", "--role", "village", "--unit", VILLAGE[0], "--name", VILLAGE[1],
+            "--parent", VILLAGE[2], check=True)
+    return home
+
+
 @pytest.fixture(autouse=True)
 def _chinese_by_default() -> Iterator[None]:
     set_language("zh")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import VILLAGE, run_cli
+from tests.conftest import init_village, run_cli
 
 HEADER = "序号,案例名称,负责人,创新方向"
 ROWS = ["1,积分制管理,王芳,问题解决中的重点突破", "2,村民议事会,李强,问题解决中的重点突破"]
@@ -16,10 +16,7 @@ ROWS = ["1,积分制管理,王芳,问题解决中的重点突破", "2,村民议�
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    home = tmp_path / "baima"
-    run_cli(home, "init", "--role", "village", "--unit", VILLAGE[0], "--name", VILLAGE[1],
-            "--parent", VILLAGE[2], check=True)
-    return home
+    return init_village(tmp_path / "baima")
 
 
 def _ledger(tmp_path: Path, name: str, rows: list[str]) -> Path:

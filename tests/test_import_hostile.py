@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from tests.conftest import VILLAGE, make_node, run_cli
+from tests.conftest import VILLAGE, init_village, make_node, run_cli
 from villagebook.domain.enums import Role
 from villagebook.services import importer, spreadsheet_limits
 from villagebook.services.importer import import_file
@@ -29,10 +29,7 @@ _DOC = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    home = tmp_path / "baima"
-    run_cli(home, "init", "--role", "village", "--unit", VILLAGE[0], "--name", VILLAGE[1],
-            "--parent", VILLAGE[2], check=True)
-    return home
+    return init_village(tmp_path / "baima")
 
 
 def _column(index: int) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import VILLAGE, Result, run_cli
+from tests.conftest import VILLAGE, Result, init_village, run_cli
 from tests.sync_helpers import CASE, Nodes, change_line, forge, state, three_nodes
 from villagebook.services import cases
 
@@ -27,10 +27,7 @@ def _harmless(result: Result) -> None:
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    home = tmp_path / "baima"
-    run_cli(home, "init", "--role", "village", "--unit", VILLAGE[0], "--name", VILLAGE[1],
-            "--parent", VILLAGE[2], check=True)
-    return home
+    return init_village(tmp_path / "baima")
 
 
 def test_a_row_error_quoting_escapes_shows_them_as_text(home: Path, tmp_path: Path) -> None:

@@ -21,17 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Result, run_cli
+from tests.conftest import Result, init_village, run_cli
 from villagebook.cli import main
-
-VILLAGE_ARGS = ("init", "--role", "village", "--unit", "320117100201", "--name", "白马村",
-                "--parent", "320117100000")
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    home = tmp_path / "baima"
-    run_cli(home, *VILLAGE_ARGS, check=True)
+    home = init_village(tmp_path / "baima")
     run_cli(home, "demo", "--cases", "3", "--problems", "3", check=True)
     return home
 
